@@ -1,0 +1,169 @@
+"""The ``pyfacs`` command: parses options, calls the library, prints. Bad input → one line, exit 2."""
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from pyfacs.errors import InputError, PyfacsError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Facial action units, expressions, landmarks and head pose from images and videos.")
+EXIT_BAD_INPUT = 2
+
+
+def _one_line_errors(fn):
+    """Bad input → one line on stderr and exit code 2; an internal error → one line and exit 1
+    (PYFACS_DEBUG=1 shows the traceback). Never a traceback for something the user can fix."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except PyfacsError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(EXIT_BAD_INPUT) from None
+        except (typer.Exit, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # noqa: BLE001
+            if os.environ.get("PYFACS_DEBUG"):
+                raise
+            typer.echo(f"internal error: {type(exc).__name__}: {exc} "
+                       f"(set PYFACS_DEBUG=1 for details, and please report it)", err=True)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def _sample_path() -> Path:
+    """scikit-image's public-domain astronaut photo (Eileen Collins, NASA), shipped with the package."""
+    import skimage.data
+
+    return Path(skimage.data.__file__).parent / "astronaut.png"
+
+
+@app.command()
+@_one_line_errors
+def analyze(
+    inputs: Annotated[list[str], typer.Argument(help="Images, folders, globs ('faces/*.png') or videos. "
+                                                      "'sample' analyses a photo shipped with scikit-image.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Table to write: .parquet, .csv or .jsonl")],
+    every: Annotated[int, typer.Option(help="Analyse every Nth frame of videos")] = 1,
+    max_faces: Annotated[Optional[int], typer.Option(help="At most this many faces per frame")] = None,
+    faces_cropped: Annotated[bool, typer.Option("--faces-cropped",
+                                                help="Inputs are face crops: no detection, the whole image is the face")] = False,
+    landmarks: Annotated[int, typer.Option(help="68 (iBUG) or 478 (adds the full 3D mesh with iris)")] = 68,
+    min_face_score: Annotated[float, typer.Option(help="Drop faces the mesh is less sure of than this")] = 0.5,
+    annotate: Annotated[Optional[Path], typer.Option(help="Also write the input with results drawn on it "
+                                                          "(.png/.jpg for images, .mp4 for videos)")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar")] = False,
+) -> None:
+    """Analyse faces into a table with one row per face per analysed frame."""
+    from pyfacs.io.sinks import check_output_path, open_sink
+    from pyfacs.pipeline import Analyzer
+    from pyfacs.viz.overlay import Annotator
+
+    inputs = [str(_sample_path()) if i == "sample" else i for i in inputs]
+    check_output_path(output)
+    if landmarks not in (68, 478):
+        raise InputError(f"--landmarks must be 68 or 478, not {landmarks}")
+    if annotate is not None and len(inputs) > 1:
+        raise InputError("--annotate takes one input; run once per file to annotate several")
+    analyzer = Analyzer(landmarks=landmarks, max_faces=max_faces, faces_cropped=faces_cropped,
+                        min_face_score=min_face_score)
+    from pyfacs.io.media import expand_inputs
+    from pyfacs.table import columns_to_frame
+
+    paths = expand_inputs(inputs)  # fail early, before any file is written
+    sink = open_sink(output, analyzer.columns, analyzer.metadata)
+    annotator = None
+    if annotate is not None:
+        from pyfacs.io.media import is_video
+
+        fps = _fps(paths[0]) if is_video(paths[0]) else 30.0
+        annotator = Annotator(annotate, fps=fps)
+    pending: list[dict] = []
+    counts = {"rows": 0, "faces": 0, "frames": 0}
+
+    def flush() -> None:
+        if pending:
+            df = columns_to_frame(pending, analyzer.columns)
+            sink.write(df)
+            pending.clear()
+
+    def on_rows(rows: dict) -> None:
+        pending.append(rows)
+        counts["frames"] += 1
+        counts["rows"] += len(rows["frame"])
+        counts["faces"] += int(sum(v is not None and v is not getattr(__import__("pandas"), "NA")
+                                   for v in rows["face_id"]))
+        if len(pending) >= 256:
+            flush()
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    console = Console(stderr=True)
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TimeRemainingColumn(), console=console, disable=quiet, transient=False)
+    tasks: dict[str, int] = {}
+
+    def on_progress(source: str, done: int, total: int | None) -> None:
+        if source not in tasks:
+            tasks[source] = progress.add_task(Path(source).name[:40], total=total)
+        progress.update(tasks[source], completed=done, total=max(total or 0, done) or None)
+
+    def on_error(err) -> None:
+        console.print(f"[red]error:[/red] {err.message}", highlight=False)
+
+    try:
+        with progress:
+            errors = analyzer.run([str(p) for p in paths], every=every, on_rows=on_rows,
+                                  on_frame=(lambda fr, faces: annotator.add(fr.rgb, faces)) if annotator else None,
+                                  on_error=on_error, on_progress=on_progress)
+    finally:
+        flush()
+        sink.close()
+        if annotator:
+            annotator.close()
+    ok = len(paths) - len(errors)
+    typer.echo(f"wrote {output}: {counts['faces']} faces in {counts['frames']} analysed frames "
+               f"from {ok} of {len(paths)} inputs", err=True)
+    if errors:
+        raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def _fps(path: Path) -> float:
+    import av
+
+    with av.open(str(path)) as c:
+        rate = c.streams.video[0].average_rate
+        return float(rate) if rate else 30.0
+
+
+@app.command()
+@_one_line_errors
+def models() -> None:
+    """List the registered models, their tasks, licences and sources."""
+    from pyfacs.models import list_models
+
+    for spec in list_models():
+        typer.echo(f"{spec.name:28s} {spec.task:16s} {spec.licence}  ({spec.source})")
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    try:
+        app()
+    except KeyboardInterrupt:
+        typer.echo("interrupted: the output written so far is kept", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

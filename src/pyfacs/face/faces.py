@@ -1,0 +1,182 @@
+"""Find faces in a frame and follow them to the next: detection + mesh + pose, as one stage.
+
+In video, a face found once is followed by re-running the mesh in a region predicted from its last
+mesh (as MediaPipe does), which is far cheaper than detecting; detection runs on the first frame,
+whenever no face is followed, and every ``detect_every`` frames to pick up faces that enter.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from pyfacs.face.detect import Detection, FaceDetector, iou
+from pyfacs.face.mesh import FaceMesh, MeshResult
+from pyfacs.face.pose import head_pose_deg
+from pyfacs.face.roi import Roi
+
+
+@dataclass
+class Face:
+    face_id: int
+    score: float
+    box: np.ndarray  # x1, y1, x2, y2 (frame pixels): extent of the 468-point mesh
+    mesh: MeshResult
+    pose_deg: tuple[float, float, float]
+
+    @property
+    def lmk68(self) -> np.ndarray:
+        return self.mesh.lmk68()
+
+
+@dataclass
+class _Track:
+    face_id: int
+    roi: Roi
+
+
+def _mesh_box(points: np.ndarray) -> np.ndarray:
+    xy = points[:468, :2]
+    return np.concatenate([xy.min(0), xy.max(0)])
+
+
+@dataclass
+class FaceFinder:
+    max_faces: int | None = None
+    min_face_score: float = 0.5
+    detect_every: int = 10
+    with_iris: bool = False
+    num_threads: int = 1
+    _tracks: list[_Track] = field(default_factory=list, init=False)
+    _next_id: int = field(default=0, init=False)
+    _since_detect: int = field(default=0, init=False)
+
+    def __post_init__(self) -> None:
+        self.detector = FaceDetector("blazeface.short-range", num_threads=self.num_threads)
+        self._full_range: FaceDetector | None = None
+        self.mesh = FaceMesh(with_iris=self.with_iris, num_threads=self.num_threads)
+
+    def reset(self) -> None:
+        """Forget followed faces (call between unrelated sources)."""
+        self._tracks, self._next_id, self._since_detect = [], 0, 0
+
+    # -- detection -----------------------------------------------------------------------------
+    def _full(self) -> FaceDetector:
+        if self._full_range is None:
+            self._full_range = FaceDetector("blazeface.full-range", num_threads=self.num_threads)
+        return self._full_range
+
+    def detect(self, rgb: np.ndarray, *, thorough: bool) -> list[Detection]:
+        """Faces in one frame, best first.
+
+        Large frames (≥ 1000 px) also get the full-range model on the whole frame and on 640 px
+        tiles, which finds faces too small for one pass over the whole frame (down to ~40 px).
+        ``thorough`` (still images) also looks at the three other right-angle rotations: BlazeFace
+        was trained on upright faces, and an upside-down face scores higher when turned upright.
+        """
+        h, w = rgb.shape[:2]
+        large = max(h, w) >= 1000
+        found: list[Detection] = []
+        for k in ((0, 1, 2, 3) if thorough else (0,)):
+            img = np.ascontiguousarray(np.rot90(rgb, k)) if k else rgb
+            dets = self.detector(img)
+            if thorough or large:
+                dets += self._full()(img)
+            found += [_unrotate(d, k, w, h) for d in dets] if k else dets
+        if large:
+            found += self._tiled(rgb)
+        return _nms(found)
+
+    TILE = 640  # px; faces of ~40-300 px in a large frame are found in tiles this size
+
+    def _tiled(self, rgb: np.ndarray) -> list[Detection]:
+        """Full-range model on overlapping 640 px tiles (half a tile apart)."""
+        h, w = rgb.shape[:2]
+        t = min(self.TILE, h, w)
+        ys = sorted({*range(0, h - t, t // 2), h - t})
+        xs = sorted({*range(0, w - t, t // 2), w - t})
+        out = []
+        for y0 in ys:
+            for x0 in xs:
+                for d in self._full()(np.ascontiguousarray(rgb[y0:y0 + t, x0:x0 + t])):
+                    off = np.array([x0, y0], np.float64)
+                    out.append(Detection(d.box + np.tile(off, 2), d.keypoints + off, d.score))
+        return out
+
+    # -- per frame ------------------------------------------------------------------------------
+    def __call__(self, rgb: np.ndarray, *, still: bool = False) -> list[Face]:
+        """Faces in ``rgb``; ``still`` treats it as an independent image (no following)."""
+        if still:
+            self.reset()
+        h, w = rgb.shape[:2]
+        faces: list[Face] = []
+        for tr in self._tracks:  # follow known faces first
+            face = self._mesh_face(rgb, tr.roi, tr.face_id, w, h)
+            if face is not None:
+                faces.append(face)
+        due = still or not faces or self._since_detect + 1 >= self.detect_every
+        self._since_detect = 0 if due else self._since_detect + 1
+        if due and (self.max_faces is None or len(faces) < self.max_faces or still):
+            for det in self.detect(rgb, thorough=still):
+                if faces and iou(det.box, np.stack([f.box for f in faces])).max() > 0.3:
+                    continue
+                roi = FaceMesh.roi_from_detection(det.box, det.keypoints)
+                face = self._mesh_face(rgb, roi, self._next_id, w, h)
+                if face is not None:
+                    self._next_id += 1
+                    faces.append(face)
+        faces = _dedupe(faces)
+        if self.max_faces is not None and len(faces) > self.max_faces:
+            faces = sorted(faces, key=lambda f: -(f.box[2] - f.box[0]) * f.score)[: self.max_faces]
+            faces.sort(key=lambda f: f.face_id)
+        self._tracks = [_Track(f.face_id, FaceMesh.roi_from_mesh(f.mesh.points)) for f in faces]
+        return faces
+
+    def cropped(self, rgb: np.ndarray) -> Face | None:
+        """The face of an image that is already a face crop (no detection): two mesh passes, the
+        second in the region the first one found."""
+        h, w = rgb.shape[:2]
+        roi = Roi(w / 2, h / 2, max(h, w) * 1.2, 0.0)
+        face = self._mesh_face(rgb, roi, 0, w, h, min_score=0.0)
+        refined = self._mesh_face(rgb, FaceMesh.roi_from_mesh(face.mesh.points), 0, w, h, min_score=0.0)
+        best = refined if refined.score >= face.score else face
+        best.box = np.array([0.0, 0.0, float(w), float(h)])
+        return best
+
+    def _mesh_face(self, rgb, roi, face_id, w, h, min_score=None) -> Face | None:
+        res = self.mesh(rgb, roi)
+        if res.score < (self.min_face_score if min_score is None else min_score):
+            return None
+        return Face(face_id, res.score, _mesh_box(res.points), res, head_pose_deg(res.points, w, h))
+
+
+def _unrotate(d: Detection, k: int, w: int, h: int) -> Detection:
+    """Map a detection on ``np.rot90(img, k)`` (k quarter turns counter-clockwise) back to ``img``."""
+    def back(p: np.ndarray) -> np.ndarray:
+        x, y = p[:, 0], p[:, 1]
+        if k == 1:  # rot90 ccw: new(x, y) = old(w-1-y, x)
+            return np.stack([w - 1 - y, x], 1)
+        if k == 2:
+            return np.stack([w - 1 - x, h - 1 - y], 1)
+        return np.stack([y, h - 1 - x], 1)  # k == 3
+
+    corners = back(d.box.reshape(2, 2))
+    return Detection(np.concatenate([corners.min(0), corners.max(0)]), back(d.keypoints), d.score)
+
+
+def _nms(dets: list[Detection], iou_thr: float = 0.3) -> list[Detection]:
+    """Keep the highest-scoring detection of each face."""
+    kept: list[Detection] = []
+    for d in sorted(dets, key=lambda d: -d.score):
+        if not kept or iou(d.box, np.stack([k.box for k in kept])).max() <= iou_thr:
+            kept.append(d)
+    return kept
+
+
+def _dedupe(faces: list[Face]) -> list[Face]:
+    """Two followed regions can converge on one face; keep the older identity."""
+    kept: list[Face] = []
+    for f in sorted(faces, key=lambda f: f.face_id):
+        if not kept or iou(f.box, np.stack([k.box for k in kept])).max() <= 0.5:
+            kept.append(f)
+    return kept

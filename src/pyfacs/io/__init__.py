@@ -1,0 +1,1 @@
+"""Media in (images, videos, streams), tables out (Parquet/CSV/JSONL), and other tools' files."""

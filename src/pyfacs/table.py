@@ -1,0 +1,170 @@
+"""FaceTable: the columnar result, one row per face per analysed frame.
+
+A frame in which no face was found still has a row, with ``face_id`` empty, so that "no face" can be
+told from "not analysed". Metadata (schema version, models, options) travels inside Parquet files.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pyfacs import schema
+from pyfacs.face.faces import Face
+
+_META_KEY = b"pyfacs"
+
+
+def frame_rows(source: str, frame: int, timestamp_s: float, faces: Sequence[Face], *,
+               landmarks: int = 68) -> dict[str, np.ndarray]:
+    """Columns for one frame: a row per face, or one empty row when there is none."""
+    n = max(len(faces), 1)
+    cols: dict[str, np.ndarray] = {
+        "source": np.array([source] * n, dtype=object),
+        "frame": np.full(n, frame, np.int64),
+        "timestamp_s": np.full(n, timestamp_s, np.float64),
+    }
+    if not faces:
+        cols["face_id"] = np.array([pd.NA], dtype=object)
+        return cols
+    cols["face_id"] = np.array([f.face_id for f in faces], dtype=object)
+    cols["face_score"] = np.array([f.score for f in faces], np.float32)
+    boxes = np.stack([f.box for f in faces]).astype(np.float32)
+    for k, name in enumerate(schema.BBOX_COLUMNS):
+        cols[name] = boxes[:, k]
+    lmk = np.stack([f.lmk68 for f in faces]).astype(np.float32)  # (n, 68, 2)
+    for i in range(68):
+        cols[f"lmk68_x_{i}"] = lmk[:, i, 0]
+    for i in range(68):
+        cols[f"lmk68_y_{i}"] = lmk[:, i, 1]
+    pose = np.array([f.pose_deg for f in faces], np.float32)
+    for k, name in enumerate(schema.POSE_COLUMNS):
+        cols[name] = pose[:, k]
+    if landmarks == 478:
+        mesh = np.stack([f.mesh.points for f in faces]).astype(np.float32)  # (n, 478, 3)
+        for a, axis in enumerate("xyz"):
+            for i in range(mesh.shape[1]):
+                cols[f"lmk478_{axis}_{i}"] = mesh[:, i, a]
+    return cols
+
+
+def columns_to_frame(batches: Sequence[dict[str, np.ndarray]], column_order: Sequence[str]) -> pd.DataFrame:
+    """Stack per-frame column dicts into a DataFrame with a fixed column order and dtypes."""
+    if not batches:
+        return _typed(pd.DataFrame({c: [] for c in column_order}))
+    parts = {}
+    for c in column_order:
+        chunks = []
+        for b in batches:
+            n = len(b["frame"])
+            chunks.append(b[c] if c in b else np.full(n, np.nan, np.float32))
+        parts[c] = np.concatenate(chunks)
+    return _typed(pd.DataFrame(parts))
+
+
+def _typed(df: pd.DataFrame) -> pd.DataFrame:
+    df["source"] = df["source"].astype("string")
+    df["frame"] = df["frame"].astype("int64")
+    df["timestamp_s"] = df["timestamp_s"].astype("float64")
+    df["face_id"] = pd.array(df["face_id"].tolist(), dtype="Int64")
+    return df
+
+
+def output_columns(*, landmarks: int = 68, extra: Sequence[str] = ()) -> list[str]:
+    cols = schema.ID_COLUMNS + schema.BBOX_COLUMNS + schema.lmk68_columns() + schema.POSE_COLUMNS
+    if landmarks == 478:
+        cols += schema.lmk478_columns()
+    return cols + list(extra)
+
+
+@dataclass
+class FaceTable:
+    """Analysis results: a pandas DataFrame plus the metadata that says how they were made."""
+
+    data: pd.DataFrame
+    metadata: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __repr__(self) -> str:
+        faces = int(self.data["face_id"].notna().sum())
+        return f"FaceTable({faces} faces in {self.data[['source', 'frame']].drop_duplicates().shape[0]} frames)"
+
+    # views ---------------------------------------------------------------------------------------
+    @property
+    def faces(self) -> pd.DataFrame:
+        """Only the rows that hold a face."""
+        return self.data[self.data["face_id"].notna()]
+
+    def _select(self, prefixes: tuple[str, ...]) -> pd.DataFrame:
+        return self.data[[c for c in self.data.columns if c.startswith(prefixes)]]
+
+    @property
+    def landmarks(self) -> pd.DataFrame:
+        return self._select(("lmk68_",))
+
+    @property
+    def landmarks_array(self) -> np.ndarray:
+        """(rows, 68, 2) pixel coordinates."""
+        xy = self.landmarks.to_numpy(np.float32)
+        return np.stack([xy[:, :68], xy[:, 68:136]], -1)
+
+    @property
+    def pose(self) -> pd.DataFrame:
+        return self.data[schema.POSE_COLUMNS]
+
+    @property
+    def aus(self) -> pd.DataFrame:
+        return self._select(("AU",))
+
+    @property
+    def expressions(self) -> pd.DataFrame:
+        return self._select(("expr_",))
+
+    def to_pandas(self) -> pd.DataFrame:
+        return self.data.copy()
+
+    # files ---------------------------------------------------------------------------------------
+    def to_parquet(self, path: str | Path) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        t = pa.Table.from_pandas(self.data, preserve_index=False)
+        meta = dict(t.schema.metadata or {})
+        meta[_META_KEY] = json.dumps(self.metadata).encode()
+        pq.write_table(t.replace_schema_metadata(meta), path)
+
+    def to_csv(self, path: str | Path) -> None:
+        self.data.to_csv(path, index=False)
+
+    def to_jsonl(self, path: str | Path) -> None:
+        self.data.to_json(path, orient="records", lines=True)
+
+    def save(self, path: str | Path) -> None:
+        """Write by extension: .parquet, .csv or .jsonl."""
+        suffix = Path(path).suffix.lower()
+        writer = {".parquet": self.to_parquet, ".csv": self.to_csv, ".jsonl": self.to_jsonl}.get(suffix)
+        if writer is None:
+            from pyfacs.errors import InputError
+
+            raise InputError(f"output {path} must end in .parquet, .csv or .jsonl")
+        writer(path)
+
+    @classmethod
+    def read(cls, path: str | Path) -> "FaceTable":
+        """Read a table that pyfacs wrote (Parquet keeps the metadata; CSV/JSONL do not)."""
+        path = Path(path)
+        if path.suffix.lower() == ".parquet":
+            import pyarrow.parquet as pq
+
+            t = pq.read_table(path)
+            meta = json.loads((t.schema.metadata or {}).get(_META_KEY, b"{}"))
+            return cls(t.to_pandas(), meta)
+        if path.suffix.lower() == ".csv":
+            return cls(_typed(pd.read_csv(path)), {})
+        return cls(_typed(pd.read_json(path, lines=True)), {})

@@ -1,0 +1,118 @@
+"""The main job end to end on generated media (no ../shared needed)."""
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+import pyfacs
+from pyfacs.errors import InputError
+from pyfacs.schema import POSE_COLUMNS, lmk68_columns
+
+
+def _eye_distance(row) -> float:
+    return float(np.hypot(row["lmk68_x_45"] - row["lmk68_x_36"], row["lmk68_y_45"] - row["lmk68_y_36"]))
+
+
+def test_astronaut_has_one_face_with_all_columns(tmp_path, astronaut):
+    path = tmp_path / "a.png"
+    Image.fromarray(astronaut).save(path)
+    t = pyfacs.analyze(path)
+    assert isinstance(t, pyfacs.FaceTable) and len(t) == 1
+    row = t.data.iloc[0]
+    for c in ["source", "frame", "timestamp_s", "face_id", "face_score", "bbox_x1", "bbox_y2",
+              *lmk68_columns(), *POSE_COLUMNS]:
+        assert c in t.data.columns
+    assert row["face_id"] == 0 and row["face_score"] > 0.9
+    # the face of the astronaut photo lies around x 170-260, y 60-180
+    assert 150 < row["lmk68_x_30"] < 260 and 60 < row["lmk68_y_30"] < 180
+    assert row["lmk68_x_36"] < row["lmk68_x_45"]  # iBUG order: point 36 is on the image left
+    assert row["lmk68_y_19"] < row["lmk68_y_37"] < row["lmk68_y_30"] < row["lmk68_y_51"] < row["lmk68_y_8"]
+    assert abs(row["pose_roll_deg"]) < 25 and abs(row["pose_pitch_deg"]) < 30
+
+
+def test_upside_down_face_gets_landmarks_in_the_original_frame(tmp_path, astronaut, analyzer):
+    up = analyzer.faces(astronaut, still=True)[0]
+    down = analyzer.faces(np.ascontiguousarray(astronaut[::-1, ::-1]), still=True)
+    assert len(down) == 1
+    h, w = astronaut.shape[:2]
+    back = np.stack([w - 1 - down[0].lmk68[:, 0], h - 1 - down[0].lmk68[:, 1]], 1)
+    err = np.linalg.norm(back[17:] - up.lmk68[17:], axis=1).mean() / np.linalg.norm(up.lmk68[36] - up.lmk68[45])
+    assert err < 0.08
+    assert abs(abs(down[0].pose_deg[2]) - 180) < 30  # rolled by half a turn
+
+
+def test_no_face_frame_still_has_a_row(tmp_path):
+    path = tmp_path / "wall.png"
+    Image.fromarray(np.full((300, 400, 3), 120, np.uint8)).save(path)
+    t = pyfacs.analyze(path)
+    assert len(t) == 1 and pd.isna(t.data["face_id"].iloc[0]) and t.data["frame"].iloc[0] == 0
+
+
+def test_many_faces_and_max_faces(tmp_path, astronaut, analyzer):
+    face = astronaut[20:260, 110:330]
+    collage = np.full((600, 900, 3), 200, np.uint8)
+    for k, (y, x) in enumerate([(20, 20), (20, 330), (320, 20), (320, 330), (180, 640)]):
+        collage[y:y + 240, x:x + 220] = face if k % 2 == 0 else face[:, ::-1]
+    faces = analyzer.faces(collage, still=True)
+    assert len(faces) == 5 and len({f.face_id for f in faces}) == 5
+    few = pyfacs.Analyzer(max_faces=2).faces(collage, still=True)
+    assert len(few) == 2
+
+
+def test_small_faces_in_a_1080p_frame(astronaut, analyzer):
+    import cv2
+
+    canvas = np.full((1080, 1920, 3), 90, np.uint8)
+    small = cv2.resize(astronaut, (256, 256))  # face about 60 px wide
+    for x in (200, 1400):
+        canvas[700:956, x:x + 256] = small
+    faces = analyzer.faces(canvas, still=True)
+    assert len(faces) == 2
+    for f in faces:
+        assert 700 < f.box[1] < 956 and f.box[2] - f.box[0] < 150
+
+
+def test_video_rows_per_frame_and_no_face_frames(face_video, tmp_path):
+    out = tmp_path / "v.parquet"
+    t = pyfacs.analyze(face_video, output=out)
+    assert t.data["frame"].tolist() == list(range(50))
+    assert t.data["face_id"].iloc[:40].notna().all() and t.data["face_id"].iloc[40:].isna().all()
+    assert t.data["face_id"].iloc[:40].nunique() == 1  # one person followed through the clip
+    back = pyfacs.FaceTable.read(out)
+    assert back.metadata["schema_version"] == "1" and len(back) == 50
+    pd.testing.assert_frame_equal(back.data.reset_index(drop=True), t.data.reset_index(drop=True),
+                                  check_dtype=False)
+
+
+def test_every_nth_frame(face_video):
+    t = pyfacs.analyze(face_video, every=5)
+    assert t.data["frame"].tolist() == list(range(0, 50, 5))
+
+
+def test_faces_cropped_uses_the_whole_image(tmp_path, astronaut):
+    import cv2
+
+    crop = cv2.cvtColor(cv2.resize(astronaut[30:250, 120:320], (48, 48)), cv2.COLOR_RGB2GRAY)
+    path = tmp_path / "fer.png"
+    Image.fromarray(crop).save(path)
+    t = pyfacs.analyze(path, faces_cropped=True)
+    row = t.data.iloc[0]
+    assert (row["bbox_x1"], row["bbox_y1"], row["bbox_x2"], row["bbox_y2"]) == (0, 0, 48, 48)
+    assert 10 < row["lmk68_x_30"] < 38 and row["lmk68_y_37"] < row["lmk68_y_57"]
+
+
+def test_478_point_mesh_on_request(tmp_path, astronaut):
+    path = tmp_path / "a.png"
+    Image.fromarray(astronaut).save(path)
+    t = pyfacs.analyze(path, landmarks=478)
+    assert "lmk478_z_477" in t.data.columns
+    iris_right = t.data[[f"lmk478_x_{i}" for i in range(468, 473)]].to_numpy()
+    eye_right = t.data[["lmk478_x_33", "lmk478_x_133"]].to_numpy()
+    assert eye_right.min() < iris_right.mean() < eye_right.max()  # the iris lies inside its eye
+
+
+def test_bad_options_are_input_errors():
+    with pytest.raises(InputError):
+        pyfacs.Analyzer(landmarks=100)
+    with pytest.raises(InputError):
+        pyfacs.Analyzer(max_faces=0)

@@ -1,0 +1,79 @@
+"""The CLI: one clear line and exit code 2 for bad input, never a traceback, nothing lost."""
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from PIL import Image
+
+
+def run(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "pyfacs.cli", *map(str, args)], capture_output=True,
+                          text=True, cwd=cwd, env={"PYFACS_OFFLINE": "1", "PATH": "/usr/bin:/bin"})
+
+
+def _assert_one_line_error(res, needle):
+    assert res.returncode == 2, res.stderr
+    assert "Traceback" not in res.stderr
+    assert needle in res.stderr
+
+
+def test_missing_file(tmp_path):
+    _assert_one_line_error(run("analyze", tmp_path / "gone.mp4", "-o", tmp_path / "o.csv"), "does not exist")
+
+
+def test_empty_folder(tmp_path):
+    (tmp_path / "empty").mkdir()
+    _assert_one_line_error(run("analyze", tmp_path / "empty", "-o", tmp_path / "o.csv"), "holds no images")
+
+
+def test_bad_output_suffix(tmp_path):
+    _assert_one_line_error(run("analyze", "sample", "-o", tmp_path / "o.xlsx"), ".parquet, .csv or .jsonl")
+
+
+def test_text_file_named_mp4(tmp_path):
+    bad = tmp_path / "fake.mp4"
+    bad.write_text("hello\n" * 100)
+    res = run("analyze", bad, "-o", tmp_path / "o.csv")
+    _assert_one_line_error(res, "fake.mp4")
+
+
+def test_one_bad_file_of_many_is_reported_and_the_rest_is_kept(tmp_path, astronaut, face_video):
+    Image.fromarray(astronaut).save(tmp_path / "a.png")
+    (tmp_path / "b.mp4").write_text("garbage")
+    out = tmp_path / "o.parquet"
+    res = run("analyze", tmp_path / "a.png", tmp_path / "b.mp4", face_video, "-o", out)
+    _assert_one_line_error(res, "b.mp4")
+    df = pq.read_table(out).to_pandas()  # a valid file with every good input's rows
+    assert set(df["source"].str.rsplit("/", n=1).str[-1]) == {"a.png", "astronaut.mp4"}
+    assert len(df) == 1 + 50
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".parquet"])
+def test_sample_to_each_format(tmp_path, suffix):
+    out = tmp_path / f"o{suffix}"
+    res = run("analyze", "sample", "-o", out, "-q")
+    assert res.returncode == 0, res.stderr
+    df = {".csv": pd.read_csv, ".parquet": pd.read_parquet,
+          ".jsonl": lambda p: pd.read_json(p, lines=True)}[suffix](out)
+    assert len(df) == 1 and df["face_id"].iloc[0] == 0 and "lmk68_y_67" in df.columns
+
+
+def test_annotate_image_and_video(tmp_path, face_video):
+    png = tmp_path / "a.png"
+    assert run("analyze", "sample", "-o", tmp_path / "o.csv", "--annotate", png, "-q").returncode == 0
+    assert Image.open(png).size == (512, 512)
+    mp4 = tmp_path / "a.mp4"
+    res = run("analyze", face_video, "-o", tmp_path / "v.csv", "--annotate", mp4, "-q")
+    assert res.returncode == 0, res.stderr
+    import av
+
+    with av.open(str(mp4)) as c:
+        assert sum(1 for _ in c.decode(video=0)) == 50
+
+
+def test_models_lists_the_registry():
+    res = run("models")
+    assert res.returncode == 0 and "blazeface.short-range" in res.stdout and "facemesh.468" in res.stdout

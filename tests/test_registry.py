@@ -1,0 +1,46 @@
+import hashlib
+
+import pytest
+
+from pyfacs.errors import InputError, ModelUnavailableError
+from pyfacs.models import ModelFile, ModelSpec, get_model, list_models
+from pyfacs.models.hub import resolve
+
+
+def test_every_builtin_model_resolves_and_verifies():
+    for spec in list_models():
+        for path in resolve(spec):
+            assert path.is_file()
+
+
+def test_unknown_model_name():
+    with pytest.raises(InputError, match="known models"):
+        get_model("nope.v1")
+
+
+def _spec(tmp_path, content: bytes, sha: str) -> ModelSpec:
+    (tmp_path / "mirror" / "toy").mkdir(parents=True, exist_ok=True)
+    (tmp_path / "mirror" / "toy" / "w.bin").write_bytes(content)
+    return ModelSpec(name="toy.v1", task="test", files=(ModelFile("w.bin", sha),), licence="MIT",
+                     source="test", base_url="https://example.invalid/toy", mirror_dir="toy")
+
+
+def test_mirror_is_read_and_verified(tmp_path, monkeypatch):
+    monkeypatch.setenv("PYFACS_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("PYFACS_MODEL_MIRROR", str(tmp_path / "mirror"))
+    monkeypatch.setenv("PYFACS_OFFLINE", "1")
+    good = _spec(tmp_path, b"weights", hashlib.sha256(b"weights").hexdigest())
+    assert resolve(good)[0].read_bytes() == b"weights"
+    bad = _spec(tmp_path, b"tampered", hashlib.sha256(b"weights").hexdigest())
+    with pytest.raises(ModelUnavailableError, match="SHA-256"):
+        resolve(bad)
+
+
+def test_offline_without_mirror_says_how_to_fix(tmp_path, monkeypatch):
+    monkeypatch.setenv("PYFACS_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("PYFACS_MODEL_MIRROR", raising=False)
+    monkeypatch.setenv("PYFACS_OFFLINE", "1")
+    spec = ModelSpec(name="toy.v2", task="test", files=(ModelFile("w.bin", "0" * 64),), licence="MIT",
+                     source="test", base_url="https://example.invalid/toy", mirror_dir="toy")
+    with pytest.raises(ModelUnavailableError, match="PYFACS_MODEL_MIRROR"):
+        resolve(spec)
