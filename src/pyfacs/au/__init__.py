@@ -1,0 +1,1 @@
+"""Action unit heads."""

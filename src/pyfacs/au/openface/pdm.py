@@ -1,0 +1,97 @@
+"""Fitting OpenFace's 3D point distribution model to 2D landmarks.
+
+Shape: X = mean + Φ·p (n×3), projected orthographically: x = s · (R·X)[:2] + t, with
+R = Rx(rx)·Ry(ry)·Rz(rz). ``fit`` finds (s, rx, ry, rz, tx, ty, p) by regularised Gauss-Newton:
+minimise |x - landmarks|² + Σ p_k² / λ_k (λ the eigenvalues: a Gaussian prior on the shape).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from pyfacs.au.openface.files import PDMFile
+
+
+def euler_to_matrix(rx: float, ry: float, rz: float) -> np.ndarray:
+    cx, sx, cy, sy, cz, sz = np.cos(rx), np.sin(rx), np.cos(ry), np.sin(ry), np.cos(rz), np.sin(rz)
+    rxm = np.array([[1, 0, 0], [0, cx, -sx], [0, sx, cx]])
+    rym = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
+    rzm = np.array([[cz, -sz, 0], [sz, cz, 0], [0, 0, 1]])
+    return rxm @ rym @ rzm
+
+
+def _euler_derivatives(rx, ry, rz):
+    cx, sx, cy, sy, cz, sz = np.cos(rx), np.sin(rx), np.cos(ry), np.sin(ry), np.cos(rz), np.sin(rz)
+    rxm = np.array([[1, 0, 0], [0, cx, -sx], [0, sx, cx]])
+    rym = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
+    rzm = np.array([[cz, -sz, 0], [sz, cz, 0], [0, 0, 1]])
+    drx = np.array([[0, 0, 0], [0, -sx, -cx], [0, cx, -sx]])
+    dry = np.array([[-sy, 0, cy], [0, 0, 0], [-cy, 0, -sy]])
+    drz = np.array([[-sz, -cz, 0], [cz, -sz, 0], [0, 0, 0]])
+    return rxm @ rym @ rzm, (drx @ rym @ rzm, rxm @ dry @ rzm, rxm @ rym @ drz)
+
+
+@dataclass
+class PDMFit:
+    scale: float
+    rotation: np.ndarray  # (3,) rx, ry, rz radians
+    translation: np.ndarray  # (2,)
+    params: np.ndarray  # (m,) non-rigid
+
+    @property
+    def global_params(self) -> np.ndarray:
+        return np.concatenate([[self.scale], self.rotation, self.translation])
+
+
+class PDM:
+    def __init__(self, pdm: PDMFile):
+        self.mean, self.comps, self.eig = pdm.mean, pdm.components, pdm.eigenvalues
+        self.n, self.m = self.mean.shape[0], self.comps.shape[2]
+        self.reg_factor = 1.0
+
+    def shape3d(self, params: np.ndarray) -> np.ndarray:
+        return self.mean + self.comps @ params
+
+    def project(self, fit: PDMFit) -> np.ndarray:
+        r = euler_to_matrix(*fit.rotation)
+        return fit.scale * (self.shape3d(fit.params) @ r.T)[:, :2] + fit.translation
+
+    def fit(self, landmarks: np.ndarray, init: PDMFit | None = None, iterations: int = 30) -> PDMFit:
+        """Fit to (n, 2) landmarks; ``init`` (e.g. the previous frame's fit) speeds convergence."""
+        if init is None:
+            init = self._initial(landmarks)
+        s, rot, t, p = init.scale, init.rotation.copy(), init.translation.copy(), init.params.copy()
+        reg = np.concatenate([np.zeros(6), self.reg_factor / self.eig])
+        target = landmarks.reshape(-1)
+        prev = np.inf
+        for _ in range(iterations):
+            x3 = self.shape3d(p)
+            r, (drx, dry, drz) = _euler_derivatives(*rot)
+            proj = s * (x3 @ r.T)[:, :2] + t
+            res = target - proj.reshape(-1)
+            err = res @ res + (p**2 / self.eig).sum()
+            if prev - err < 1e-6 * max(prev, 1.0):
+                break
+            prev = err
+            j = np.empty((self.n * 2, 6 + self.m))
+            j[:, 0] = (x3 @ r.T)[:, :2].reshape(-1)
+            j[:, 1] = s * (x3 @ drx.T)[:, :2].reshape(-1)
+            j[:, 2] = s * (x3 @ dry.T)[:, :2].reshape(-1)
+            j[:, 3] = s * (x3 @ drz.T)[:, :2].reshape(-1)
+            j[:, 4] = np.tile([1.0, 0.0], self.n)
+            j[:, 5] = np.tile([0.0, 1.0], self.n)
+            j[:, 6:] = s * np.einsum("ij,njm->nim", r[:2], self.comps).reshape(-1, self.m)
+            theta = np.concatenate([[s], rot, t, p])
+            lhs = j.T @ j + np.diag(reg)
+            rhs = j.T @ res - reg * theta
+            step = np.linalg.solve(lhs, rhs)
+            s, rot, t, p = s + step[0], rot + step[1:4], t + step[4:6], p + step[6:]
+        return PDMFit(float(s), rot, t, p)
+
+    def _initial(self, landmarks: np.ndarray) -> PDMFit:
+        lo, hi = landmarks.min(0), landmarks.max(0)
+        mlo, mhi = self.mean[:, :2].min(0), self.mean[:, :2].max(0)
+        s = float(np.mean((hi - lo) / (mhi - mlo)))
+        t = (lo + hi) / 2 - s * (mlo + mhi) / 2
+        return PDMFit(s, np.zeros(3), t, np.zeros(self.m))

@@ -1,0 +1,177 @@
+"""OpenFace 2.2 AU intensity (SVR) and presence (SVM) from landmarks and the frame.
+
+Features per face and frame: FHOG (cell 8) of the aligned 112×112 face (4464 values) and geometry
+(the PDM's non-rigid shape Φ·p, 204 values, then p itself, 34 values). Dynamic models subtract the
+person's running median of those features (histogram medians: HOG 1000 bins over [-0.005, 1],
+geometry 10000 bins over [-60, 60], updated every second frame). At the end of a video, as OpenFace
+does offline: the first 3000 frames are predicted again with the final median; each dynamic intensity
+is shifted so that its ``cutoff`` quantile over the video is 0; intensities are clipped to [0, 5] and
+smoothed with a centred 3-frame mean; presence is smoothed with a centred 7-frame majority.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from pyfacs.au.openface.align import FaceAligner, read_triangles
+from pyfacs.au.openface.files import LinearAUModel, read_model_list, read_pdm
+from pyfacs.au.openface.pdm import PDM, PDMFit
+from pyfacs.errors import ModelUnavailableError
+
+HOG_BINS, HOG_RANGE = 1000, (-0.005, 1.0)
+GEOM_BINS, GEOM_RANGE = 10000, (-60.0, 60.0)
+MAX_INIT_FRAMES = 3000
+
+
+class RunningMedian:
+    """Per-dimension median from a fixed-bin histogram (constant memory for any video length)."""
+
+    def __init__(self, dims: int, bins: int, lo: float, hi: float):
+        self.hist = np.zeros((dims, bins), np.int32)
+        self.bins, self.lo, self.width = bins, lo, (hi - lo) / bins
+        self.count = 0
+        self.median: np.ndarray | None = None
+
+    def update(self, x: np.ndarray) -> None:
+        idx = np.clip(((x - self.lo) / self.width).astype(np.int64), 0, self.bins - 1)
+        self.hist[np.arange(len(x)), idx] += 1
+        self.count += 1
+        if self.count == 1:
+            self.median = x.copy()  # one sample: the sample itself, not its bin centre
+        else:
+            self.median = None  # recomputed on demand: reading the histogram is the costly part
+
+    def value(self, current: np.ndarray) -> np.ndarray:
+        if self.count == 0:
+            return current.copy()
+        if self.median is None:
+            half = (self.count + 1) // 2
+            j = (np.cumsum(self.hist, axis=1) >= half).argmax(axis=1)
+            self.median = self.lo + (j + 0.5) * self.width
+        return self.median
+
+
+@dataclass
+class FaceAUState:
+    """Everything a dynamic AU analysis keeps for one person."""
+
+    hog: RunningMedian = field(default_factory=lambda: RunningMedian(4464, HOG_BINS, *HOG_RANGE))
+    geom: RunningMedian = field(default_factory=lambda: RunningMedian(238, GEOM_BINS, *GEOM_RANGE))
+    frames_seen: int = 0
+    last_fit: PDMFit | None = None
+    stored: list[tuple[int, np.ndarray]] = field(default_factory=list)  # (row, features) of early frames
+
+
+class OpenFaceAU:
+    """The ``openface.au-2.2`` head. ``static=True`` uses the static models for every AU."""
+
+    def __init__(self, folder: Path, *, static: bool = False):
+        """``folder``: OpenFace's ``AU_predictors`` folder (see :meth:`from_registry`)."""
+        folder = Path(folder)
+        models = read_model_list(folder / ("AU_all_static.txt" if static else "AU_all_best.txt"))
+        self.static = static
+        self.svr = [m for m in models if m.task == "svr"]
+        self.svm = [m for m in models if m.task == "svm"]
+        self.pdm = PDM(read_pdm(folder / "In-the-wild_aligned_PDM_68.txt"))
+        self.aligner = FaceAligner(self.pdm.mean, read_triangles(folder / "tris_68_full.txt"))
+        self._comps_flat = self.pdm.comps.transpose(1, 0, 2).reshape(-1, self.pdm.m)  # x, y, z blocks
+        self._stack(self.svr, "svr")
+        self._stack(self.svm, "svm")
+
+    @classmethod
+    def from_registry(cls, *, static: bool = False) -> "OpenFaceAU":
+        """Files from the cache, the mirror or the canonical URLs, each verified by SHA-256."""
+        from pyfacs.models import get_model
+        from pyfacs.models.hub import resolve
+
+        paths = resolve(get_model("openface.au-2.2"))
+        folders = {p.parents[len(Path(f.path).parents) - 2] for p, f in
+                   zip(paths, get_model("openface.au-2.2").files)}
+        if len(folders) != 1:  # the files are read relative to each other
+            raise ModelUnavailableError("openface.au-2.2's files lie in several folders; "
+                                        "clear the cache (PYFACS_HOME) and run again")
+        return cls(folders.pop(), static=static)
+
+    def _stack(self, models: list[LinearAUModel], name: str) -> None:
+        setattr(self, f"_{name}_w", np.stack([m.weights for m in models], 1))
+        setattr(self, f"_{name}_mean", np.stack([m.means for m in models], 1))
+        setattr(self, f"_{name}_b", np.array([m.bias for m in models]))
+        setattr(self, f"_{name}_dyn", np.array([m.dynamic for m in models]))
+
+    @property
+    def intensity_aus(self) -> list[str]:
+        return [m.au for m in self.svr]
+
+    @property
+    def presence_aus(self) -> list[str]:
+        return [m.au for m in self.svm]
+
+    def features(self, image: np.ndarray, landmarks: np.ndarray, state: FaceAUState) -> np.ndarray:
+        import pyfhog
+
+        fit = self.pdm.fit(landmarks, init=state.last_fit)
+        state.last_fit = fit
+        face = self.aligner(image, landmarks, fit.translation)
+        hog = pyfhog.extract_fhog_features(np.ascontiguousarray(face), cell_size=8)
+        geom = np.concatenate([self._comps_flat @ fit.params, fit.params])
+        return np.concatenate([hog, geom])
+
+    @staticmethod
+    def _median(feats: np.ndarray, state: FaceAUState) -> np.ndarray:
+        hog_med = np.maximum(state.hog.value(feats[:4464]), 0.0)  # HOG values are never negative
+        return np.concatenate([hog_med, state.geom.value(feats[4464:])])
+
+    def raw(self, feats: np.ndarray, median: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Unclipped SVR outputs and SVM decision values for one frame's features."""
+        out = []
+        for name in ("svr", "svm"):
+            w, mu, b, dyn = (getattr(self, f"_{name}_{k}") for k in ("w", "mean", "b", "dyn"))
+            centred = feats[:, None] - mu
+            if median is not None:
+                centred = centred - np.where(dyn[None, :], median[:, None], 0.0)
+            out.append((centred * w).sum(0) + b)
+        return out[0], out[1]
+
+    def step(self, image: np.ndarray, landmarks: np.ndarray, state: FaceAUState, row: int):
+        """Online prediction for one frame (before the end-of-video calibration)."""
+        feats = self.features(image, landmarks, state)
+        if self.static:
+            return self.raw(feats, None)
+        if state.frames_seen % 2 == 1:
+            state.hog.update(feats[:4464])
+            state.geom.update(feats[4464:])
+        state.frames_seen += 1
+        if len(state.stored) < MAX_INIT_FRAMES:
+            # predicted again at the end with the final median: skip the costly running one now
+            state.stored.append((row, feats))
+            return self.raw(feats, np.zeros_like(feats))
+        return self.raw(feats, self._median(feats, state))
+
+    def finish(self, reg: np.ndarray, cls: np.ndarray, state: FaceAUState | None, rows: np.ndarray,
+               *, video: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Whole-source post-processing of one face's (frames × AUs) raw outputs.
+
+        ``rows`` maps stored row numbers to positions in ``reg``/``cls``.
+        """
+        reg, cls = reg.copy(), cls.copy()
+        if state is not None and state.stored:
+            pos = {r: i for i, r in enumerate(rows)}
+            final = self._median(state.stored[-1][1], state)
+            for row, feats in state.stored:  # early frames again, with the final median
+                if row in pos:
+                    reg[pos[row]], cls[pos[row]] = self.raw(feats, final)
+        if video and not self.static:
+            for k, m in enumerate(self.svr):
+                if m.dynamic and m.cutoff >= 0 and len(reg):
+                    reg[:, k] -= np.sort(reg[:, k])[int(len(reg) * m.cutoff)]
+        reg = np.clip(reg, 0.0, 5.0)
+        presence = np.where(cls > 0, [m.pos_class for m in self.svm], [m.neg_class for m in self.svm])
+        if video and not self.static and len(reg) >= 3:
+            reg[1:-1] = (reg[:-2] + reg[1:-1] + reg[2:]) / 3
+        if video and not self.static and len(presence) >= 7:
+            k = np.ones(7) / 7
+            sm = np.stack([np.convolve(presence[:, j], k, mode="same") for j in range(presence.shape[1])], 1)
+            presence[3:-3] = (sm[3:-3] > 0.5).astype(presence.dtype)
+        return reg, presence
