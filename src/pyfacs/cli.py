@@ -64,6 +64,8 @@ def analyze(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar")] = False,
 ) -> None:
     """Analyse faces into a table with one row per face per analysed frame."""
+    import pandas as pd
+
     from pyfacs.io.sinks import check_output_path, open_sink
     from pyfacs.pipeline import Analyzer
     from pyfacs.viz.overlay import Annotator
@@ -100,8 +102,7 @@ def analyze(
         pending.append(rows)
         counts["frames"] += 1
         counts["rows"] += len(rows["frame"])
-        counts["faces"] += int(sum(v is not None and v is not getattr(__import__("pandas"), "NA")
-                                   for v in rows["face_id"]))
+        counts["faces"] += int(pd.notna(rows["face_id"]).sum())
         if len(pending) >= 256:
             flush()
 

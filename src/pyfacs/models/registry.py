@@ -66,38 +66,22 @@ def _load_builtin() -> None:
     if _loaded:
         return
     _loaded = True
-    mp_licence = "Apache-2.0 (MediaPipe, Google)"
-    register(ModelSpec(
-        name="blazeface.short-range",
-        task="face-detection",
-        files=(ModelFile("mediapipe/modules/face_detection/face_detection_short_range.tflite",
-                         "bbff11cebd1eb27a1e004cae0b0e63ec8c551cbf34a4451148b4908b8db3eca8", _MP),),
-        licence=mp_licence, source="PyPI mediapipe==0.10.21", input_size=(128, 128),
-        notes="Faces within ~2 m of the camera; 6 keypoints.",
-    ))
-    register(ModelSpec(
-        name="blazeface.full-range",
-        task="face-detection",
-        files=(ModelFile("mediapipe/modules/face_detection/face_detection_full_range_sparse.tflite",
-                         "2c3728e6da56f21e21a320433396fb06d40d9088f2247c05e5635a688d45dfe1", _MP),),
-        licence=mp_licence, source="PyPI mediapipe==0.10.21", input_size=(192, 192),
-        notes="Small and distant faces (up to ~5 m); 6 keypoints.",
-    ))
-    register(ModelSpec(
-        name="facemesh.468",
-        task="face-landmarks",
-        files=(ModelFile("mediapipe/modules/face_landmark/face_landmark.tflite",
-                         "1055cb9d4a9ca8b8c688902a3a5194311138ba256bcc94e336d8373a5f30c814", _MP),),
-        licence=mp_licence, source="PyPI mediapipe==0.10.21", input_size=(192, 192),
-    ))
-    register(ModelSpec(
-        name="facemesh.iris",
-        task="face-landmarks",
-        files=(ModelFile("mediapipe/modules/iris_landmark/iris_landmark.tflite",
-                         "d1744d2a09c25f501d39eba4faff47e53ecca8852c5ce19bce8eeac39357521f", _MP),),
-        licence=mp_licence, source="PyPI mediapipe==0.10.21", input_size=(64, 64),
-        notes="5 iris points per eye: completes the 478-point mesh.",
-    ))
+    def mediapipe(name, task, path, sha, size, notes=""):
+        register(ModelSpec(name=name, task=task, files=(ModelFile(f"mediapipe/modules/{path}", sha, _MP),),
+                           licence="Apache-2.0 (MediaPipe, Google)", source="PyPI mediapipe==0.10.21",
+                           input_size=(size, size), notes=notes))
+
+    mediapipe("blazeface.short-range", "face-detection", "face_detection/face_detection_short_range.tflite",
+              "bbff11cebd1eb27a1e004cae0b0e63ec8c551cbf34a4451148b4908b8db3eca8", 128,
+              "Faces within ~2 m of the camera; 6 keypoints.")
+    mediapipe("blazeface.full-range", "face-detection", "face_detection/face_detection_full_range_sparse.tflite",
+              "2c3728e6da56f21e21a320433396fb06d40d9088f2247c05e5635a688d45dfe1", 192,
+              "Small and distant faces (up to ~5 m); 6 keypoints.")
+    mediapipe("facemesh.468", "face-landmarks", "face_landmark/face_landmark.tflite",
+              "1055cb9d4a9ca8b8c688902a3a5194311138ba256bcc94e336d8373a5f30c814", 192)
+    mediapipe("facemesh.iris", "face-landmarks", "iris_landmark/iris_landmark.tflite",
+              "d1744d2a09c25f501d39eba4faff47e53ecca8852c5ce19bce8eeac39357521f", 64,
+              "5 iris points per eye: completes the 478-point mesh.")
     from pyfacs.models.openface_au import SPEC as openface_au
 
     register(openface_au)
