@@ -1,5 +1,9 @@
-"""Port fidelity of ``openface.au-2.2``: our AU predictions from OpenFace's own landmarks against
-OpenFace 2.2.0's output on the 842-frame reference clip, dynamic (default) and static modes.
+"""``openface.au-2.2`` against OpenFace 2.2.0's own output on the 842-frame reference clip.
+
+1. Port fidelity: `analyze --landmarks-from` OpenFace's CSV (its own landmarks), dynamic and
+   static (`--au-static`) modes, per AU: Pearson r of AUxx_r and agreement of AUxx_c.
+2. End to end: pyfacs's own landmarks, dynamic mode: mean r over the 17 intensities.
+3. Speed: `analyze` with the AU head (detection, landmarks, pose, AUs), frames/s.
 
     PYFACS_MODEL_MIRROR=../shared/models python benchmarks/au_vs_openface.py
 """
@@ -11,45 +15,57 @@ import numpy as np
 
 from _common import shared
 
-from pyfacs.au.openface.predictor import FaceAUState, OpenFaceAU
+import pyfacs
 from pyfacs.io.interop import read_openface_csv
-from pyfacs.io.media import iter_frames
+
+CLIP = ("media", "openface_samples", "2015-10-15-15-14.avi")
 
 
-def port_outputs(static: bool):
-    ref = read_openface_csv(shared("reference", "openface-2.2.0", "static" if static else "dynamic",
-                                   "2015-10-15-15-14.csv"))
-    lmk = ref.landmarks_array.astype(np.float64)
-    head = OpenFaceAU.from_registry(static=static)
-    state, reg, cls = FaceAUState(), [], []
-    t = time.perf_counter()
-    for frame in iter_frames(shared("media", "openface_samples", "2015-10-15-15-14.avi")):
-        r, c = head.step(frame.rgb, lmk[frame.index], state, frame.index)
-        reg.append(r)
-        cls.append(c)
-    secs = time.perf_counter() - t
-    reg, pres = head.finish(np.array(reg), np.array(cls), None if static else state,
-                            np.arange(len(reg)), video=True)
-    return head, ref.data, reg, pres, len(lmk) / secs
+def reference(static: bool):
+    return read_openface_csv(shared("reference", "openface-2.2.0", "static" if static else "dynamic",
+                                    "2015-10-15-15-14.csv")).data
+
+
+def compare(ours, ref) -> tuple[dict[str, float], dict[str, float]]:
+    """Per-AU r (NaN where either side is constant) and per-AU presence agreement."""
+    rs, agree = {}, {}
+    for col in [c for c in ref.columns if c.startswith("AU") and c in ours.columns]:
+        a, b = ours[col].to_numpy(float), ref[col].to_numpy(float)
+        if col.endswith("_r"):
+            rs[col[:4]] = np.corrcoef(a, b)[0, 1] if a.std() > 0 and b.std() > 0 else np.nan
+        else:
+            agree[col[:4]] = float((a == b).mean())
+    return rs, agree
+
+
+def report(title: str, rs: dict, agree: dict) -> None:
+    print(f"== {title}")
+    print("  r:     " + ", ".join(f"{au} {r:.3f}" for au, r in rs.items()))
+    vals = np.array(list(rs.values()))
+    print(f"  mean r over AUs that vary {np.nanmean(vals):.3f}; r >= 0.98 on {int(np.sum(vals >= 0.98))} "
+          f"of {int(np.sum(~np.isnan(vals)))}")
+    if agree:
+        print("  agree: " + ", ".join(f"{au} {a:.1%}" for au, a in agree.items()))
+        print(f"  presence agreement >= 97% on {sum(a >= 0.97 for a in agree.values())} of {len(agree)}")
+
+
+def port(static: bool):
+    ours = pyfacs.analyze(shared(*CLIP), au_model="openface.au-2.2", au_static=static,
+                          landmarks_from=shared("reference", "openface-2.2.0", "static" if static else "dynamic",
+                                                "2015-10-15-15-14.csv")).data
+    return compare(ours, reference(static))
 
 
 def main() -> None:
     for static in (False, True):
-        head, ref, reg, pres, fps = port_outputs(static)
-        print(f"== {'static (-au_static)' if static else 'dynamic (default)'}: {fps:.0f} frames/s "
-              f"(decode + PDM fit + alignment + FHOG + SVR/SVM)")
-        rs = []
-        for k, au in enumerate(head.intensity_aus):
-            g = ref[f"{au}_r"].to_numpy()
-            r = np.corrcoef(reg[:, k], g)[0, 1] if g.std() > 0 and reg[:, k].std() > 0 else np.nan
-            rs.append(r)
-            print(f"  {au}_r  r = {r:6.3f}   MAE {np.abs(reg[:, k] - g).mean():.3f}   "
-                  f"(OpenFace mean {g.mean():.2f}, sd {g.std():.2f})")
-        print(f"  mean r over AUs that vary: {np.nanmean(rs):.3f}; AUs with r >= 0.98: "
-              f"{int(np.sum(np.array(rs) >= 0.98))} of {int(np.sum(~np.isnan(rs)))}")
-        agree = [(pres[:, k] == ref[f"{au}_c"].to_numpy()).mean() for k, au in enumerate(head.presence_aus)]
-        print("  AUxx_c agreement: " + ", ".join(f"{au} {a:.1%}" for au, a in zip(head.presence_aus, agree)))
-        print(f"  AUs agreeing on >= 97% of frames: {sum(a >= 0.97 for a in agree)} of {len(agree)}")
+        report(f"port fidelity, OpenFace's landmarks, {'static (--au-static)' if static else 'dynamic'}",
+               *port(static))
+    t = time.perf_counter()
+    ours = pyfacs.analyze(shared(*CLIP), au_model="openface.au-2.2").data
+    secs = time.perf_counter() - t
+    report("end to end, pyfacs's own landmarks, dynamic", *compare(ours, reference(False)))
+    print(f"== speed: analyze with detection + landmarks + pose + openface.au-2.2: {len(ours)} frames in "
+          f"{secs:.1f} s → {len(ours) / secs:.0f} frames/s (OpenFace 2.2: ~27)")
 
 
 if __name__ == "__main__":

@@ -77,3 +77,25 @@ def test_annotate_image_and_video(tmp_path, face_video):
 def test_models_lists_the_registry():
     res = run("models")
     assert res.returncode == 0 and "blazeface.short-range" in res.stdout and "facemesh.468" in res.stdout
+
+
+@pytest.mark.data
+def test_landmarks_from_openface_csv(tmp_path):
+    from conftest import shared_path
+
+    ref = shared_path("reference", "openface-2.2.0", "dynamic", "2015-10-15-15-14.csv")
+    video = shared_path("media", "openface_samples", "2015-10-15-15-14.avi")
+    out = tmp_path / "o.parquet"
+    res = run("analyze", video, "--landmarks-from", ref, "--au-model", "none", "-o", out, "-q")
+    assert res.returncode == 0, res.stderr
+    df = pd.read_parquet(out)
+    refdf = pd.read_csv(ref, skipinitialspace=True)
+    assert len(df) == 842
+    np.testing.assert_allclose(df["lmk68_x_30"], refdf["x_30"], atol=1e-3)
+
+
+def test_landmarks_from_needs_one_video(tmp_path):
+    csv = tmp_path / "of.csv"
+    csv.write_text("frame,timestamp\n1,0\n")
+    res = run("analyze", "sample", "--landmarks-from", csv, "-o", tmp_path / "o.csv")
+    _assert_one_line_error(res, "OpenFace 2 CSV")

@@ -47,24 +47,85 @@ def test_pdm_fit_recovers_a_projected_shape():
     assert euler_to_matrix(0, 0, 0).tolist() == np.eye(3).tolist()
 
 
-@pytest.mark.data
-@pytest.mark.slow
-def test_port_fidelity_on_the_reference_clip():
-    """With OpenFace's own landmarks. The issue's bar (r >= 0.98 on every AU) is not met yet; this
-    guards the level reached (docs/openface-au.md) so that it can only go up."""
+@pytest.fixture(scope="module")
+def bench():
     shared_path("reference", "openface-2.2.0")
     import sys
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    from au_vs_openface import port_outputs
+    import au_vs_openface
 
-    head, ref, reg, pres, _ = port_outputs(static=False)
-    rs = [np.corrcoef(reg[:, k], ref[f"{au}_r"])[0, 1] for k, au in enumerate(head.intensity_aus)
-          if ref[f"{au}_r"].std() > 0]
-    assert np.mean(rs) >= 0.92
-    for au in ("AU01", "AU10", "AU23", "AU45"):
-        k = head.intensity_aus.index(au)
-        assert np.corrcoef(reg[:, k], ref[f"{au}_r"])[0, 1] >= 0.98
-    agree = [(pres[:, k] == ref[f"{au}_c"]).mean() for k, au in enumerate(head.presence_aus)]
-    assert np.mean(agree) >= 0.96
+    return au_vs_openface
+
+
+@pytest.mark.data
+@pytest.mark.slow
+@pytest.mark.parametrize("static", [False, True])
+def test_port_fidelity_on_the_reference_clip(bench, static):
+    """`analyze --landmarks-from` OpenFace's CSV vs OpenFace's AUs. The issue's bar (r >= 0.98 on
+    every AU) is not met yet; this guards the level reached (docs/openface-au.md)."""
+    rs, agree = bench.port(static)
+    vals = np.array(list(rs.values()))
+    assert np.nanmean(vals) >= 0.95
+    assert np.sum(vals >= 0.98) >= 8
+    for au in ("AU01", "AU04", "AU10", "AU45"):
+        assert rs[au] >= 0.98
+    assert np.mean(list(agree.values())) >= 0.97
+
+
+def _two_people_video(tmp_path, astronaut):
+    """Two copies of the astronaut side by side; the right one's face is darkened from frame 0."""
+    from conftest import write_video
+
+    frames = []
+    for i in range(12):
+        left = np.roll(astronaut, 2 * i, axis=1)
+        right = (astronaut * 0.6).astype(np.uint8)
+        frames.append(np.concatenate([left, right], axis=1))
+    return write_video(tmp_path / "two.mp4", frames)
+
+
+@pytest.mark.data
+def test_au_columns_per_face_and_state_per_face_id(tmp_path, astronaut):
+    shared_path("models", "openface-2.2.0")
+    import pyfacs
+
+    video = _two_people_video(tmp_path, astronaut)
+    t = pyfacs.analyze(video, au_model="openface.au-2.2")
+    d = t.faces
+    assert set(d["face_id"]) == {0, 1} and len(d) == 24
+    assert "AU12_r" in d and "AU28_c" in d and "AU28_r" not in d
+    assert d["AU01_r"].between(0, 5).all() and d["AU12_c"].isin([0, 1]).all()
+    head = pyfacs.Analyzer(au_model="openface.au-2.2").au_head
+    assert head.columns[:2] == ["AU01_r", "AU02_r"]
+
+
+@pytest.mark.data
+def test_still_image_uses_static_models(tmp_path, astronaut):
+    shared_path("models", "openface-2.2.0")
+    from PIL import Image
+
+    import pyfacs
+
+    Image.fromarray(astronaut).save(tmp_path / "a.png")
+    row = pyfacs.analyze(tmp_path / "a.png", au_model="openface.au-2.2").data.iloc[0]
+    assert 0 <= row["AU12_r"] <= 5 and row["AU12_r"] > 0.5  # the astronaut smiles
+
+
+def test_unavailable_au_model_is_one_line_and_no_columns(tmp_path, monkeypatch, caplog, astronaut):
+    from PIL import Image
+
+    import pyfacs
+
+    monkeypatch.setenv("PYFACS_OFFLINE", "1")
+    monkeypatch.setenv("PYFACS_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("PYFACS_MODEL_MIRROR", raising=False)
+    Image.fromarray(astronaut).save(tmp_path / "a.png")
+    t = pyfacs.analyze(tmp_path / "a.png")
+    assert not [c for c in t.data.columns if c.startswith("AU")]
+    assert any("openface.au-2.2 is unavailable" in r.message for r in caplog.records)
+    from pyfacs.errors import InputError
+
+    with pytest.raises(InputError, match="unknown AU model"):
+        pyfacs.Analyzer(au_model="nope")

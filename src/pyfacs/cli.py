@@ -61,11 +61,20 @@ def analyze(
     min_face_score: Annotated[float, typer.Option(help="Drop faces the mesh is less sure of than this")] = 0.5,
     annotate: Annotated[Optional[Path], typer.Option(help="Also write the input with results drawn on it "
                                                           "(.png/.jpg for images, .mp4 for videos)")] = None,
+    au_model: Annotated[str, typer.Option(help="AU head by registry name: 'auto' (openface.au-2.2 when its "
+                                                "files can be had), 'openface.au-2.2', or 'none'")] = "auto",
+    au_static: Annotated[bool, typer.Option("--au-static", help="Static AU models on videos too "
+                                                                "(OpenFace's -au_static)")] = False,
+    landmarks_from: Annotated[Optional[Path], typer.Option(help="Use the 68 landmarks of this OpenFace CSV "
+                                                                "instead of detecting (one video)")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar")] = False,
 ) -> None:
     """Analyse faces into a table with one row per face per analysed frame."""
     import pandas as pd
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    from pyfacs.io.media import expand_inputs, is_video
     from pyfacs.io.sinks import check_output_path, open_sink
     from pyfacs.pipeline import Analyzer
     from pyfacs.viz.overlay import Annotator
@@ -76,38 +85,21 @@ def analyze(
         raise InputError(f"--landmarks must be 68 or 478, not {landmarks}")
     if annotate is not None and len(inputs) > 1:
         raise InputError("--annotate takes one input; run once per file to annotate several")
-    analyzer = Analyzer(landmarks=landmarks, max_faces=max_faces, faces_cropped=faces_cropped,
-                        min_face_score=min_face_score)
-    from pyfacs.io.media import expand_inputs
-    from pyfacs.table import columns_to_frame
-
     paths = expand_inputs(inputs)  # fail early, before any file is written
+    analyzer = Analyzer(landmarks=landmarks, max_faces=max_faces, faces_cropped=faces_cropped,
+                        min_face_score=min_face_score, au_model=au_model, au_static=au_static,
+                        landmarks_from=landmarks_from)
     sink = open_sink(output, analyzer.columns, analyzer.metadata)
     annotator = None
     if annotate is not None:
-        from pyfacs.io.media import is_video
-
         fps = _fps(paths[0]) if is_video(paths[0]) else 30.0
         annotator = Annotator(annotate, fps=fps)
-    pending: list[dict] = []
-    counts = {"rows": 0, "faces": 0, "frames": 0}
+    counts = {"faces": 0, "frames": 0}
 
-    def flush() -> None:
-        if pending:
-            df = columns_to_frame(pending, analyzer.columns)
-            sink.write(df)
-            pending.clear()
-
-    def on_rows(rows: dict) -> None:
-        pending.append(rows)
-        counts["frames"] += 1
-        counts["rows"] += len(rows["frame"])
-        counts["faces"] += int(pd.notna(rows["face_id"]).sum())
-        if len(pending) >= 256:
-            flush()
-
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    def on_table(df: pd.DataFrame) -> None:
+        sink.write(df)
+        counts["frames"] += int(df[["source", "frame"]].drop_duplicates().shape[0])
+        counts["faces"] += int(df["face_id"].notna().sum())
 
     console = Console(stderr=True)
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -124,11 +116,10 @@ def analyze(
 
     try:
         with progress:
-            errors = analyzer.run([str(p) for p in paths], every=every, on_rows=on_rows,
+            errors = analyzer.run([str(p) for p in paths], every=every, on_table=on_table,
                                   on_frame=(lambda fr, faces: annotator.add(fr.rgb, faces)) if annotator else None,
                                   on_error=on_error, on_progress=on_progress)
     finally:
-        flush()
         sink.close()
         if annotator:
             annotator.close()

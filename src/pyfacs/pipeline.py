@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+import pandas as pd
 
 from pyfacs import schema
 from pyfacs.errors import InputError
@@ -29,26 +30,40 @@ class SourceError:
 class Analyzer:
     """A streaming analysis session.
 
-    Feed it frames one at a time (``process``) for live video, or whole sources (``run``). A session
+    Feed it frames one at a time (``faces``) for live video, or whole sources (``run``). A session
     keeps per-face state (which face is which) between the frames of one source; call ``reset`` when
     a new, unrelated source starts (``run`` does so itself).
+
+    ``au_model``: ``"auto"`` (OpenFace 2.2's AU models when their files can be had, else no AU
+    columns, said once in the log), a registry name such as ``"openface.au-2.2"``, or ``None``.
+    ``au_static`` forces the static AU models on videos (OpenFace's ``-au_static``).
+    ``landmarks_from``: an OpenFace CSV whose 68 landmarks are used instead of detecting (one video).
     """
+
+    CHUNK_FRAMES = 256  # rows are handed on in chunks of this many frames
 
     def __init__(self, *, landmarks: Literal[68, 478] = 68, max_faces: int | None = None,
                  faces_cropped: bool = False, min_face_score: float = 0.5, detect_every: int = 10,
-                 num_threads: int = 1):
+                 au_model: str | None = "auto", au_static: bool = False,
+                 landmarks_from: str | Path | None = None, num_threads: int = 1):
         if landmarks not in (68, 478):
             raise InputError(f"landmarks must be 68 or 478, not {landmarks}")
         if max_faces is not None and max_faces < 1:
             raise InputError(f"max_faces must be at least 1, not {max_faces}")
         if not 0.0 <= min_face_score <= 1.0:
             raise InputError(f"min_face_score must lie in [0, 1], not {min_face_score}")
+        if landmarks_from is not None and (landmarks == 478 or faces_cropped):
+            raise InputError("--landmarks-from gives 68 points only; drop --landmarks 478 / --faces-cropped")
+        from pyfacs.au.heads import make_au_head
+
         self.landmarks = landmarks
         self.faces_cropped = faces_cropped
         self.finder = FaceFinder(max_faces=1 if faces_cropped else max_faces, min_face_score=min_face_score,
                                  detect_every=detect_every, with_iris=landmarks == 478,
                                  num_threads=num_threads)
-        self.columns = output_columns(landmarks=landmarks)
+        self.external = _ExternalLandmarks(landmarks_from) if landmarks_from is not None else None
+        self.au_head = make_au_head(au_model, static=au_static)
+        self.columns = output_columns(landmarks=landmarks, extra=self.au_head.columns if self.au_head else ())
 
     @property
     def metadata(self) -> dict:
@@ -58,62 +73,127 @@ class Analyzer:
         models = ["blazeface.short-range", "blazeface.full-range", "facemesh.468"]
         if self.landmarks == 478:
             models.append("facemesh.iris")
-        return {
+        meta = {
             "schema_version": schema.SCHEMA_VERSION, "pyfacs_version": __version__,
             "models": {m: get_model(m).files[0].sha256 for m in models},
             "options": {"landmarks": self.landmarks, "faces_cropped": self.faces_cropped,
                         "max_faces": self.finder.max_faces, "min_face_score": self.finder.min_face_score,
                         "detect_every": self.finder.detect_every},
         }
+        if self.au_head is not None:
+            spec = get_model(self.au_head.name)
+            meta["au_model"] = {"name": spec.name, "static": self.au_head.static, "licence": spec.licence,
+                                "sha256": {f.path: f.sha256 for f in spec.files}}
+        if self.external is not None:
+            meta["landmarks_from"] = str(self.external.path)
+        return meta
 
     def reset(self) -> None:
         self.finder.reset()
 
-    def faces(self, rgb: np.ndarray, *, still: bool = False) -> list[Face]:
-        """Faces in one RGB uint8 frame (H, W, 3)."""
+    def faces(self, rgb: np.ndarray, *, still: bool = False, index: int = 0) -> list[Face]:
+        """Faces in one RGB uint8 frame (H, W, 3); ``index`` is the frame number within its source."""
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
             raise InputError(f"frames must be RGB uint8 arrays of shape (H, W, 3), not {rgb.dtype} {rgb.shape}")
+        if self.external is not None:
+            return self.external.faces(index)
         if self.faces_cropped:
             face = self.finder.cropped(rgb)
             return [face] if face is not None else []
         return self.finder(rgb, still=still)
 
-    def process(self, frame: Frame, *, still: bool = False) -> tuple[list[Face], dict[str, np.ndarray]]:
-        """Faces of one frame and their rows (as columns)."""
-        faces = self.faces(frame.rgb, still=still)
-        return faces, frame_rows(frame.source, frame.index, frame.timestamp_s, faces, landmarks=self.landmarks)
-
     def run(self, inputs: Iterable[str | Path], *, every: int = 1,
-            on_rows: Callable[[dict[str, np.ndarray]], None],
+            on_table: Callable[[pd.DataFrame], None],
             on_frame: Callable[[Frame, list[Face] | None], None] | None = None,
             on_error: Callable[[SourceError], None] | None = None,
             on_progress: Callable[[str, int, int | None], None] | None = None) -> list[SourceError]:
-        """Analyse every source; rows go to ``on_rows`` frame by frame. A source that fails is
-        reported (``on_error``) and the rest go on; its rows up to the failure are kept.
+        """Analyse every source; rows go to ``on_table`` in DataFrame chunks (a whole source at once
+        when an AU head needs the whole video). A source that fails is reported (``on_error``) and
+        the rest go on; its rows up to the failure are kept.
         ``on_frame`` sees every decoded frame (for overlays), with its faces when it was analysed."""
         if every < 1:
             raise InputError(f"--every must be at least 1, not {every}")
+        paths = expand_inputs(list(inputs))
+        if self.external is not None and (len(paths) != 1 or not is_video(paths[0])):
+            raise InputError("--landmarks-from goes with exactly one video input")
         errors: list[SourceError] = []
-        for path in expand_inputs(list(inputs)):
+        for path in paths:
             self.reset()
             still = not is_video(path)
-            total = video_frame_count(path) if not still else 1
             try:
-                for frame in _prefetch(iter_frames(path)):
-                    faces = None
-                    if frame.index % every == 0:
-                        faces, rows = self.process(frame, still=still)
-                        on_rows(rows)
-                    if on_frame:
-                        on_frame(frame, faces)  # faces is None on frames that were not analysed
-                    if on_progress:
-                        on_progress(str(path), frame.index + 1, total)
+                self._run_source(path, still, every, on_table, on_frame, on_progress)
             except InputError as exc:
                 err = SourceError(str(path), str(exc))
                 errors.append(err)
                 if on_error:
                     on_error(err)
         return errors
+
+    def _run_source(self, path, still, every, on_table, on_frame, on_progress) -> None:
+        total = video_frame_count(path) if not still else 1
+        pending: list[dict[str, np.ndarray]] = []  # per-frame columns, not yet a DataFrame
+        held: list[pd.DataFrame] = []  # chunks kept until the source ends (AU post-processing)
+        n_rows = 0
+        if self.au_head is not None:
+            self.au_head.begin(video=not still)
+
+        def flush() -> None:
+            if pending:
+                df = columns_to_frame(pending, self.columns)
+                pending.clear()
+                held.append(df) if self.au_head is not None else on_table(df)
+
+        try:
+            for frame in _prefetch(iter_frames(path)):
+                faces = None
+                if frame.index % every == 0:
+                    faces = self.faces(frame.rgb, still=still, index=frame.index)
+                    if self.au_head is not None:
+                        for k, f in enumerate(faces):
+                            self.au_head.add(n_rows + k, f.face_id, frame.rgb, f.lmk68)
+                    rows = frame_rows(frame.source, frame.index, frame.timestamp_s, faces,
+                                      landmarks=self.landmarks)
+                    pending.append(rows)
+                    n_rows += len(rows["frame"])
+                    if len(pending) >= self.CHUNK_FRAMES:
+                        flush()
+                if on_frame:
+                    on_frame(frame, faces)  # faces is None on frames that were not analysed
+                if on_progress:
+                    on_progress(str(path), frame.index + 1, total)
+        finally:  # on a decoding error too: the rows up to there are kept
+            flush()
+            if self.au_head is not None and held:
+                df = pd.concat(held, ignore_index=True)
+                values = self.au_head.finish()
+                if values:
+                    idx = np.fromiter(values, np.int64)
+                    df.loc[idx, self.au_head.columns] = np.stack([values[i] for i in idx]).astype(np.float32)
+                on_table(df)
+
+
+class _ExternalLandmarks:
+    """Faces from another tool's 68 landmarks (an OpenFace CSV), by frame index."""
+
+    def __init__(self, path: str | Path):
+        from pyfacs.io.interop import read_openface_csv
+
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise InputError(f"--landmarks-from {self.path} does not exist")
+        d = read_openface_csv(self.path).data
+        ok = d["lmk68_x_0"].notna().to_numpy()
+        xy = FaceTable(d).landmarks_array
+        pose = d[schema.POSE_COLUMNS].to_numpy(np.float64) if "pose_yaw_deg" in d else np.zeros((len(d), 3))
+        self._by_frame: dict[int, list[Face]] = {}
+        for i in np.nonzero(ok)[0]:
+            pts = xy[i].astype(np.float64)
+            face = Face(int(d["face_id"].iloc[i]), float(d["face_score"].iloc[i]),
+                        np.concatenate([pts.min(0), pts.max(0)]), pts, tuple(pose[i]))
+            self._by_frame.setdefault(int(d["frame"].iloc[i]), []).append(face)
+
+    def faces(self, index: int) -> list[Face]:
+        return self._by_frame.get(index, [])
 
 
 def _prefetch(frames: Iterator[Frame], depth: int = 8) -> Iterator[Frame]:
@@ -155,7 +235,8 @@ def _prefetch(frames: Iterator[Frame], depth: int = 8) -> Iterator[Frame]:
 
 def analyze(inputs: str | Path | Iterable[str | Path], *, output: str | Path | None = None,
             every: int = 1, landmarks: Literal[68, 478] = 68, max_faces: int | None = None,
-            faces_cropped: bool = False, min_face_score: float = 0.5) -> FaceTable:
+            faces_cropped: bool = False, min_face_score: float = 0.5, au_model: str | None = "auto",
+            au_static: bool = False, landmarks_from: str | Path | None = None) -> FaceTable:
     """Analyse images, folders, globs or videos into a :class:`FaceTable` (and write it to ``output``
     if given: .parquet, .csv or .jsonl). Sources that cannot be read raise :class:`InputError` when
     they are the only input; with several inputs they are logged and skipped."""
@@ -163,14 +244,16 @@ def analyze(inputs: str | Path | Iterable[str | Path], *, output: str | Path | N
         inputs = [inputs]
     inputs = list(inputs)
     analyzer = Analyzer(landmarks=landmarks, max_faces=max_faces, faces_cropped=faces_cropped,
-                        min_face_score=min_face_score)
-    batches: list[dict[str, np.ndarray]] = []
-    errors = analyzer.run(inputs, every=every, on_rows=batches.append,
+                        min_face_score=min_face_score, au_model=au_model, au_static=au_static,
+                        landmarks_from=landmarks_from)
+    chunks: list[pd.DataFrame] = []
+    errors = analyzer.run(inputs, every=every, on_table=chunks.append,
                           on_error=lambda e: log.error("%s", e.message))
-    if errors and not batches:
+    if errors and not chunks:
         raise InputError(errors[0].message)
     meta = analyzer.metadata | {"errors": [e.__dict__ for e in errors]}
-    table = FaceTable(columns_to_frame(batches, analyzer.columns), meta)
+    data = pd.concat(chunks, ignore_index=True) if chunks else columns_to_frame([], analyzer.columns)
+    table = FaceTable(data, meta)
     if output is not None:
         table.save(output)
     return table

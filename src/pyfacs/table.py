@@ -44,7 +44,7 @@ def frame_rows(source: str, frame: int, timestamp_s: float, faces: Sequence[Face
     pose = np.array([f.pose_deg for f in faces], np.float32)
     for k, name in enumerate(schema.POSE_COLUMNS):
         cols[name] = pose[:, k]
-    if landmarks == 478:
+    if landmarks == 478 and all(f.mesh is not None for f in faces):
         mesh = np.stack([f.mesh.points for f in faces]).astype(np.float32)  # (n, 478, 3)
         for a, axis in enumerate("xyz"):
             for i in range(mesh.shape[1]):

@@ -21,12 +21,9 @@ class Face:
     face_id: int
     score: float
     box: np.ndarray  # x1, y1, x2, y2 (frame pixels): extent of the 468-point mesh
-    mesh: MeshResult
+    lmk68: np.ndarray  # (68, 2) frame pixels, iBUG order
     pose_deg: tuple[float, float, float]
-
-    @property
-    def lmk68(self) -> np.ndarray:
-        return self.mesh.lmk68()
+    mesh: MeshResult | None = None  # absent when landmarks came from another tool
 
 
 @dataclass
@@ -147,7 +144,7 @@ class FaceFinder:
         res = self.mesh(rgb, roi)
         if res.score < (self.min_face_score if min_score is None else min_score):
             return None
-        return Face(face_id, res.score, _mesh_box(res.points), res, head_pose_deg(res.points, w, h))
+        return Face(face_id, res.score, _mesh_box(res.points), res.lmk68(), head_pose_deg(res.points, w, h), res)
 
 
 def _unrotate(d: Detection, k: int, w: int, h: int) -> Detection:

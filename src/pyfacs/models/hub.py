@@ -89,7 +89,7 @@ def _url_file(file: ModelFile, spec: ModelSpec) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as tmp:
         try:
-            with urllib.request.urlopen(url, timeout=60) as resp:
+            with urllib.request.urlopen(url, timeout=15) as resp:
                 shutil.copyfileobj(resp, tmp)
         except OSError as exc:
             os.unlink(tmp.name)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pyfacs.au.openface.align import FaceAligner, read_triangles
+from pyfacs.au.openface.align import FaceAligner
 from pyfacs.au.openface.files import LinearAUModel, read_model_list, read_pdm
 from pyfacs.au.openface.pdm import PDM, PDMFit
 from pyfacs.errors import ModelUnavailableError
@@ -75,7 +75,7 @@ class OpenFaceAU:
         self.svr = [m for m in models if m.task == "svr"]
         self.svm = [m for m in models if m.task == "svm"]
         self.pdm = PDM(read_pdm(folder / "In-the-wild_aligned_PDM_68.txt"))
-        self.aligner = FaceAligner(self.pdm.mean, read_triangles(folder / "tris_68_full.txt"))
+        self.aligner = FaceAligner(self.pdm.mean)
         self._comps_flat = self.pdm.comps.transpose(1, 0, 2).reshape(-1, self.pdm.m)  # x, y, z blocks
         self._stack(self.svr, "svr")
         self._stack(self.svm, "svm")
@@ -97,7 +97,8 @@ class OpenFaceAU:
     def _stack(self, models: list[LinearAUModel], name: str) -> None:
         setattr(self, f"_{name}_w", np.stack([m.weights for m in models], 1))
         setattr(self, f"_{name}_mean", np.stack([m.means for m in models], 1))
-        setattr(self, f"_{name}_b", np.array([m.bias for m in models]))
+        setattr(self, f"_{name}_b", np.array([m.bias for m in models])
+                - np.einsum("dk,dk->k", getattr(self, f"_{name}_mean"), getattr(self, f"_{name}_w")))
         setattr(self, f"_{name}_dyn", np.array([m.dynamic for m in models]))
 
     @property
@@ -114,7 +115,8 @@ class OpenFaceAU:
         fit = self.pdm.fit(landmarks, init=state.last_fit)
         state.last_fit = fit
         face = self.aligner(image, landmarks, fit.translation)
-        hog = pyfhog.extract_fhog_features(np.ascontiguousarray(face), cell_size=8)
+        # OpenFace hands dlib BGR frames; pyfhog reproduces its features when given the same order
+        hog = pyfhog.extract_fhog_features(np.ascontiguousarray(face[:, :, ::-1]), cell_size=8)
         geom = np.concatenate([self._comps_flat @ fit.params, fit.params])
         return np.concatenate([hog, geom])
 
@@ -127,11 +129,11 @@ class OpenFaceAU:
         """Unclipped SVR outputs and SVM decision values for one frame's features."""
         out = []
         for name in ("svr", "svm"):
-            w, mu, b, dyn = (getattr(self, f"_{name}_{k}") for k in ("w", "mean", "b", "dyn"))
-            centred = feats[:, None] - mu
+            w, b, dyn = (getattr(self, f"_{name}_{k}") for k in ("w", "b", "dyn"))
+            pred = feats @ w + b  # (x - means)·w + bias, with means·w folded into b
             if median is not None:
-                centred = centred - np.where(dyn[None, :], median[:, None], 0.0)
-            out.append((centred * w).sum(0) + b)
+                pred = pred - np.where(dyn, median @ w, 0.0)
+            out.append(pred)
         return out[0], out[1]
 
     def step(self, image: np.ndarray, landmarks: np.ndarray, state: FaceAUState, row: int):
@@ -162,15 +164,16 @@ class OpenFaceAU:
             for row, feats in state.stored:  # early frames again, with the final median
                 if row in pos:
                     reg[pos[row]], cls[pos[row]] = self.raw(feats, final)
+        reg = np.clip(reg, 0.0, 5.0)  # each frame's prediction is clipped when it is made
         if video and not self.static:
             for k, m in enumerate(self.svr):
                 if m.dynamic and m.cutoff >= 0 and len(reg):
                     reg[:, k] -= np.sort(reg[:, k])[int(len(reg) * m.cutoff)]
         reg = np.clip(reg, 0.0, 5.0)
         presence = np.where(cls > 0, [m.pos_class for m in self.svm], [m.neg_class for m in self.svm])
-        if video and not self.static and len(reg) >= 3:
+        if video and len(reg) >= 3:  # OpenFace smooths offline video output in static mode too
             reg[1:-1] = (reg[:-2] + reg[1:-1] + reg[2:]) / 3
-        if video and not self.static and len(presence) >= 7:
+        if video and len(presence) >= 7:
             k = np.ones(7) / 7
             sm = np.stack([np.convolve(presence[:, j], k, mode="same") for j in range(presence.shape[1])], 1)
             presence[3:-3] = (sm[3:-3] > 0.5).astype(presence.dtype)

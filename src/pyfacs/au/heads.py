@@ -1,0 +1,85 @@
+"""AU heads as pipeline stages, chosen by registry name.
+
+A head sees each face of each frame (``add``) and returns its columns for a whole source at the end
+(``finish``): OpenFace's dynamic models need the whole video (person-specific medians, calibration,
+smoothing). State is kept per ``face_id``, so several people in one video are normalised separately.
+Still images use the static models, as OpenFace does for single images.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from pyfacs.errors import InputError, ModelUnavailableError
+from pyfacs.schema import au_column
+
+log = logging.getLogger(__name__)
+
+AU_HEADS = ("openface.au-2.2",)
+
+
+@dataclass
+class _FaceTrack:
+    state: object
+    rows: list[int] = field(default_factory=list)
+    reg: list[np.ndarray] = field(default_factory=list)
+    cls: list[np.ndarray] = field(default_factory=list)
+
+
+class OpenFaceAUHead:
+    name = "openface.au-2.2"
+
+    def __init__(self, *, static: bool = False):
+        from pyfacs.au.openface.predictor import OpenFaceAU
+
+        self.static = static
+        self.video_head = OpenFaceAU.from_registry(static=static)
+        self.still_head = self.video_head if static else OpenFaceAU.from_registry(static=True)
+        self.columns = ([au_column(int(a[2:]), "r") for a in self.video_head.intensity_aus]
+                        + [au_column(int(a[2:]), "c") for a in self.video_head.presence_aus])
+        self._tracks: dict[int, _FaceTrack] = {}
+        self._video = True
+
+    def begin(self, *, video: bool) -> None:
+        self._tracks, self._video = {}, video
+
+    def add(self, row: int, face_id: int, rgb: np.ndarray, lmk68: np.ndarray) -> None:
+        from pyfacs.au.openface.predictor import FaceAUState
+
+        head = self.video_head if self._video else self.still_head
+        track = self._tracks.setdefault(face_id, _FaceTrack(FaceAUState()))
+        reg, cls = head.step(rgb, lmk68.astype(np.float64), track.state, row)
+        track.rows.append(row)
+        track.reg.append(reg)
+        track.cls.append(cls)
+
+    def finish(self) -> dict[int, np.ndarray]:
+        """Row number → AU values in ``self.columns`` order, for every face added since ``begin``."""
+        head = self.video_head if self._video else self.still_head
+        out: dict[int, np.ndarray] = {}
+        for track in self._tracks.values():
+            rows = np.array(track.rows)
+            reg, pres = head.finish(np.array(track.reg), np.array(track.cls),
+                                    None if head.static else track.state, rows, video=self._video)
+            for i, row in enumerate(rows):
+                out[int(row)] = np.concatenate([reg[i], pres[i]])
+        self._tracks = {}
+        return out
+
+
+def make_au_head(name: str | None, *, static: bool = False) -> OpenFaceAUHead | None:
+    """The head called ``name``; ``"auto"`` is OpenFace's when its files can be had, else none
+    (said in one line: pyfacs never invents AU values)."""
+    if name in (None, "none"):
+        return None
+    if name == "auto":
+        try:
+            return OpenFaceAUHead(static=static)
+        except ModelUnavailableError as exc:
+            log.warning("no AU columns: the default AU model openface.au-2.2 is unavailable (%s)", exc)
+            return None
+    if name not in AU_HEADS:
+        raise InputError(f"unknown AU model {name!r}; choose one of: {', '.join(AU_HEADS)}, none")
+    return OpenFaceAUHead(static=static)
