@@ -140,6 +140,28 @@ def _fps(path: Path) -> float:
 
 @app.command()
 @_one_line_errors
+def train(
+    config: Annotated[Path, typer.Argument(help="Training config (YAML), e.g. configs/au/mefarg_ckplus.yaml")],
+    run_dir: Annotated[Optional[Path], typer.Option(help="Where the run goes (default: runs/<name>-seed<seed>)")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Override the config's seed")] = None,
+) -> None:
+    """Train from a config into a run directory (resumes where a run with the same directory stopped)."""
+    from pyfacs.errors import require_extra
+    from pyfacs.train.config import load_config
+
+    require_extra("torch", "train")
+    from pyfacs.train.runner import run
+
+    cfg = load_config(config, seed=seed)
+    out = run_dir or Path("runs") / f"{cfg.name}-seed{cfg.seed}"
+    metrics = run(cfg, out)
+    cv = metrics["cv"]
+    typer.echo(f"{cfg.name}: mean F1 {cv['mean_f1']:.3f} over {len(cv['per_au'])} AUs "
+               f"(subject-independent CV); wrote {out}/metrics.json")
+
+
+@app.command()
+@_one_line_errors
 def models() -> None:
     """List the registered models, their tasks, licences and sources."""
     from pyfacs.models import list_models

@@ -10,21 +10,12 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from pyfacs.face.align import similarity
+
 SIZE = 112
 SIM_SCALE = 0.7
 RIGID = np.array([1, 2, 3, 4, 12, 13, 14, 15, 27, 28, 29, 31, 32, 33, 34, 35, 36, 39, 40, 41, 42, 45, 46, 47])
 _RAISED = np.array([0, 16, *range(17, 27)])
-
-
-def similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """2×2 scale·rotation that best maps centred ``src`` points onto centred ``dst`` points."""
-    a, b = src - src.mean(0), dst - dst.mean(0)
-    sa, sb = np.sqrt((a**2).sum() / len(a)), np.sqrt((b**2).sum() / len(b))
-    a, b = a / sa, b / sb
-    u, _, vt = np.linalg.svd(a.T @ b)
-    d = np.sign(np.linalg.det(vt.T @ u.T))
-    rot = vt.T @ np.diag([1.0, d]) @ u.T
-    return (sb / sa) * rot
 
 
 class FaceAligner:

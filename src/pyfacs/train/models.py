@@ -1,0 +1,96 @@
+"""The two model kinds a config can train: MEFARG (ResNet + ANFL) and a HOG + linear baseline."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from pyfacs.train.config import ModelConfig, OptimConfig
+
+
+def build_mefarg(cfg: ModelConfig, n_aus: int) -> nn.Module:
+    from pyfacs.au.anfl import MEFARG
+
+    return MEFARG(arch=cfg.arch, n_main_aus=n_aus, n_sub_aus=0, n_neighbors=min(cfg.n_neighbors, n_aus),
+                  in_chans=1, width=cfg.width, small_input=True)
+
+
+def _to_tensor(images: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(images.astype(np.float32) / 255.0 - 0.5).unsqueeze(1)
+
+
+def _augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Random ±3 px shifts and horizontal flips (most AUs are bilateral), from a seeded generator."""
+    b = x.shape[0]
+    flip = torch.rand(b, generator=gen) < 0.5
+    x = torch.where(flip[:, None, None, None], x.flip(-1), x)
+    pad = nn.functional.pad(x, (3, 3, 3, 3), mode="replicate")
+    dx, dy = torch.randint(0, 7, (2, b), generator=gen)
+    return torch.stack([pad[i, :, dy[i]:dy[i] + x.shape[2], dx[i]:dx[i] + x.shape[3]] for i in range(b)])
+
+
+def fit_mefarg(model: nn.Module, images: np.ndarray, labels: np.ndarray, optim: OptimConfig, seed: int,
+               *, on_epoch=None, start_epoch: int = 0, state: dict | None = None) -> nn.Module:
+    """Train with BCE (positives weighted by the label balance) and AdamW; deterministic for a seed."""
+    x, y = _to_tensor(images), torch.from_numpy(labels)
+    pos = y.mean(0).clamp(0.05, 0.95)
+    loss_fn = nn.BCEWithLogitsLoss(pos_weight=(1 - pos) / pos)
+    opt = torch.optim.AdamW(model.parameters(), lr=optim.lr, weight_decay=optim.weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=optim.epochs)
+    gen = torch.Generator().manual_seed(seed)
+    if state is not None:
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        sched.load_state_dict(state["sched"])
+        gen.set_state(state["gen"])
+    for epoch in range(start_epoch, optim.epochs):
+        model.train()
+        order = torch.randperm(len(x), generator=gen)
+        for i in range(0, len(x), optim.batch_size):
+            idx = order[i:i + optim.batch_size]
+            if len(idx) < 2:  # BatchNorm needs two samples
+                continue
+            opt.zero_grad()
+            loss = loss_fn(model(_augment(x[idx], gen)), y[idx])
+            loss.backward()
+            opt.step()
+        sched.step()
+        if on_epoch:
+            on_epoch(epoch, {"model": model.state_dict(), "opt": opt.state_dict(),
+                             "sched": sched.state_dict(), "gen": gen.get_state()})
+    return model
+
+
+@torch.no_grad()
+def predict_mefarg(model: nn.Module, images: np.ndarray) -> np.ndarray:
+    model.eval()
+    return torch.sigmoid(model(_to_tensor(images))).numpy()
+
+
+def hog_features(images: np.ndarray) -> np.ndarray:
+    import cv2
+    import pyfhog
+
+    return np.stack([pyfhog.extract_fhog_features(np.repeat(cv2.resize(im, (96, 96))[:, :, None], 3, 2),
+                                                  cell_size=8) for im in images])
+
+
+class HogLinear:
+    """Per-AU L2 logistic regression on FHOG of the aligned face (standardised features)."""
+
+    def __init__(self, c: float):
+        self.c = c
+
+    def fit(self, images: np.ndarray, labels: np.ndarray) -> "HogLinear":
+        from sklearn.linear_model import LogisticRegression
+
+        f = hog_features(images)
+        self.mu, self.sd = f.mean(0), f.std(0) + 1e-6
+        z = (f - self.mu) / self.sd
+        self.models = [LogisticRegression(C=self.c, max_iter=5000, class_weight="balanced").fit(z, labels[:, j])
+                       for j in range(labels.shape[1])]
+        return self
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        z = (hog_features(images) - self.mu) / self.sd
+        return np.stack([m.predict_proba(z)[:, 1] for m in self.models], 1)

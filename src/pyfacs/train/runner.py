@@ -1,0 +1,121 @@
+"""config → run directory: resolved config, provenance, per-fold checkpoints (resumable),
+out-of-fold predictions, ``metrics.json``; optionally a final model on all data, exported to ONNX."""
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from pyfacs.errors import require_extra
+from pyfacs.train.config import TrainConfig
+
+log = logging.getLogger(__name__)
+
+
+def _git_commit() -> str | None:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                              cwd=Path(__file__).parent, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def _versions() -> dict:
+    out = {"python": platform.python_version()}
+    for pkg in ("pyfacs", "torch", "numpy", "scikit-learn", "onnxruntime", "pyfhog", "mediapipe"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def _determinism(cfg: TrainConfig) -> None:
+    import random
+
+    torch = require_extra("torch", "train")
+    random.seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    torch.set_num_threads(cfg.threads)
+    torch.use_deterministic_algorithms(True)
+
+
+def run(cfg: TrainConfig, run_dir: str | Path) -> dict:
+    import yaml
+
+    from pyfacs.data.ckplus import subject_folds
+    from pyfacs.train.data import prepare
+    from pyfacs.train.metrics import presence_metrics
+
+    torch = require_extra("torch", "train")
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(), sort_keys=False))
+    _determinism(cfg)
+    data = prepare(cfg.data, cfg.model.input_size)
+    (run_dir / "provenance.json").write_text(json.dumps({
+        "git_commit": _git_commit(), "versions": _versions(), "data_fingerprint": data.fingerprint,
+        "data_root": cfg.data.root, "n_images": len(data.images), "n_subjects": len(set(data.subjects)),
+    }, indent=2))
+    folds = subject_folds(data.subjects, cfg.data.folds, cfg.seed)
+    wanted = cfg.data.only_folds if cfg.data.only_folds is not None else range(cfg.data.folds)
+    oof = np.full(data.labels.shape, np.nan, np.float32)
+    fold_f1 = {}
+    for k in wanted:
+        pred_file = run_dir / f"fold{k}_pred.npy"
+        test = folds[k]
+        train = np.setdiff1d(np.arange(len(data.labels)), test)
+        if pred_file.is_file():  # resumed: this fold is done
+            oof[test] = np.load(pred_file)
+        else:
+            oof[test] = _fit_predict(cfg, data, train, test, run_dir / f"fold{k}.ckpt", torch)
+            np.save(pred_file, oof[test])
+        fold_f1[str(k)] = presence_metrics(data.labels[test], oof[test], data.label_names)["mean_f1"]
+    done = ~np.isnan(oof[:, 0])
+    metrics = {"name": cfg.name, "seed": cfg.seed, "model": cfg.model.kind,
+               "cv": presence_metrics(data.labels[done], oof[done], data.label_names), "fold_mean_f1": fold_f1}
+    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
+    if cfg.export_full:
+        _final_model(cfg, data, run_dir, torch)
+    return metrics
+
+
+def _fit_predict(cfg, data, train, test, ckpt: Path, torch) -> np.ndarray:
+    from pyfacs.train.models import HogLinear, build_mefarg, fit_mefarg, predict_mefarg
+
+    if cfg.model.kind == "hog-linear":
+        return HogLinear(cfg.model.c).fit(data.images[train], data.labels[train]).predict(data.images[test])
+    model = build_mefarg(cfg.model, data.labels.shape[1])
+    state, start = None, 0
+    if ckpt.is_file():
+        saved = torch.load(ckpt, weights_only=False)
+        state, start = saved["state"], saved["epoch"] + 1
+        log.info("resuming %s from epoch %d", ckpt.name, start)
+
+    def save(epoch: int, st: dict) -> None:
+        torch.save({"epoch": epoch, "state": st}, ckpt)
+
+    fit_mefarg(model, data.images[train], data.labels[train], cfg.optim, cfg.seed, on_epoch=save,
+               start_epoch=start, state=state)
+    return predict_mefarg(model, data.images[test])
+
+
+def _final_model(cfg, data, run_dir: Path, torch) -> None:
+    from pyfacs.export.onnx import export_onnx
+    from pyfacs.train.models import build_mefarg, fit_mefarg
+
+    if cfg.model.kind != "mefarg":
+        raise NotImplementedError("only MEFARG models are exported")
+    model = build_mefarg(cfg.model, data.labels.shape[1])
+    fit_mefarg(model, data.images, data.labels, cfg.optim, cfg.seed)
+    export_onnx(model.eval(), run_dir / "model.onnx", input_shape=(1, 1, cfg.model.input_size, cfg.model.input_size),
+                metadata={"name": cfg.name, "labels": data.label_names, "input": "aligned grey face, "
+                          f"{cfg.model.input_size}x{cfg.model.input_size}, pixel/255 - 0.5",
+                          "output": "logits; sigmoid gives presence probability",
+                          "data_fingerprint": data.fingerprint})

@@ -1,0 +1,68 @@
+"""ANFL / MEFARG: shapes, value ranges, gradients and the documented initialisations."""
+import math
+
+import pytest
+
+torch = pytest.importorskip("torch", reason="needs the train extra (torch)")
+
+from pyfacs.au.anfl import ANFL, GNN, MAIN_LABELS, MEFARG, SUB_LABELS, AUFeatureGenerator, FacialGraphGenerator  # noqa: E402
+
+
+def test_label_set_is_27_main_plus_14_sides():
+    assert len(MAIN_LABELS) == 27 and len(SUB_LABELS) == 14 and SUB_LABELS[:2] == ("LAU1", "RAU1")
+
+
+def test_gnn_connects_each_node_to_its_top_k_and_learns():
+    torch.manual_seed(0)
+    g = GNN(16, n_nodes=6, n_neighbors=3)
+    x = torch.randn(2, 6, 16, requires_grad=True)
+    adj = g.adjacency(x)
+    assert adj.shape == (2, 6, 6) and ((adj > 0).sum(-1) == 3).all()
+    y = g(x)
+    assert y.shape == x.shape and (y >= 0).all()
+    y.sum().backward()
+    assert g.U.weight.grad.abs().sum() > 0 and g.V.weight.grad.abs().sum() > 0 and x.grad is not None
+
+
+def test_documented_initialisations():
+    g = GNN(256, n_nodes=27)
+    assert abs(g.U.weight.std().item() - math.sqrt(2 / 256)) < 0.01
+    assert (g.bnv.weight == 1).all() and (g.bnv.bias == 0).all()
+    f = FacialGraphGenerator(64)
+    bound = math.sqrt(6 / (27 + 64))  # Glorot uniform
+    assert f.main_sc.abs().max() <= bound and f.main_sc.std() > bound / 3
+
+
+def test_feature_generator_pools_tokens():
+    afg = AUFeatureGenerator(32, 5)
+    assert afg(torch.randn(3, 7, 32)).shape == (3, 5, 32)
+    assert afg(torch.randn(3, 32)).shape == (3, 5, 32)
+
+
+def test_anfl_defaults_give_41_cosine_activations():
+    out = ANFL(64)(torch.randn(4, 10, 64))
+    assert out.shape == (4, 41) and out.abs().max() <= 1 + 1e-5
+
+
+def test_sub_nodes_need_opengraphau_layout():
+    with pytest.raises(ValueError, match="sub nodes"):
+        FacialGraphGenerator(32, n_main_nodes=10, n_sub_nodes=14)
+    assert FacialGraphGenerator(32, n_main_nodes=10, n_sub_nodes=0)(torch.randn(2, 10, 32)).shape == (2, 10)
+
+
+def test_mefarg_full_and_small():
+    m = MEFARG(arch="resnet18", n_main_aus=10, n_sub_aus=0, in_chans=1, width=8, small_input=True)
+    out = m(torch.randn(2, 1, 48, 48))
+    assert out.shape == (2, 10)
+    out.sum().backward()
+    assert m.backbone.conv1.weight.grad is not None
+    assert MEFARG(width=8)(torch.randn(2, 3, 112, 112)).shape == (2, 41)
+
+
+def test_resnet_uses_torchvision_parameter_names():
+    from pyfacs.nn.resnet import ResNet
+
+    keys = set(ResNet("resnet18").state_dict())
+    assert {"conv1.weight", "bn1.running_mean", "layer1.0.conv1.weight", "layer2.0.downsample.0.weight",
+            "fc.weight"} <= keys
+    assert len(keys) == 122  # as torchvision's resnet18

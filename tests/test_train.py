@@ -1,0 +1,66 @@
+"""Training runner: config validation, metrics, determinism, resume, ONNX export parity."""
+import json
+
+import numpy as np
+import pytest
+
+from conftest import shared_path
+
+torch = pytest.importorskip("torch", reason="needs the train extra (torch)")
+
+from pyfacs.errors import InputError  # noqa: E402
+from pyfacs.train.config import load_config  # noqa: E402
+from pyfacs.train.metrics import icc3_1, presence_metrics  # noqa: E402
+
+
+def test_config_errors_name_the_key(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text("name: x\ndata: {root: .}\noptim: {epochs: 0}\n")
+    with pytest.raises(InputError, match="optim.epochs"):
+        load_config(p)
+    p.write_text("name: x\ndata: {root: ., typo_key: 1}\n")
+    with pytest.raises(InputError, match="typo_key"):
+        load_config(p)
+
+
+def test_icc_and_f1():
+    a = np.array([1.0, 2, 3, 4, 5])
+    assert icc3_1(a, a) == pytest.approx(1.0)
+    assert icc3_1(a, a + 2) == pytest.approx(1.0)  # consistency ICC ignores a constant offset
+    assert icc3_1(a, a[::-1]) < 0
+    m = presence_metrics(np.array([[1], [0], [1], [0]]), np.array([[0.9], [0.2], [0.4], [0.1]]), ["AU01"])
+    assert m["per_au"]["AU01"]["f1"] == pytest.approx(2 / 3) and m["per_au"]["AU01"]["auc"] == 1.0
+
+
+@pytest.mark.data
+@pytest.mark.slow
+def test_smoke_config_is_deterministic_and_resumes(tmp_path):
+    shared_path("data", "ckplus48")
+    from pathlib import Path
+
+    from pyfacs.train.runner import run
+
+    cfg = load_config(Path(__file__).resolve().parents[1] / "configs" / "smoke" / "mefarg_ckplus_smoke.yaml")
+    m1 = run(cfg, tmp_path / "a")
+    m2 = run(cfg, tmp_path / "b")
+    assert (tmp_path / "a" / "metrics.json").read_bytes() == (tmp_path / "b" / "metrics.json").read_bytes()
+    prov = json.loads((tmp_path / "a" / "provenance.json").read_text())
+    assert len(prov["data_fingerprint"]) == 64 and prov["n_images"] == 120
+    # resume: a finished fold is not trained again, and the metrics come out the same
+    first = (tmp_path / "a" / "metrics.json").read_bytes()
+    (tmp_path / "a" / "metrics.json").unlink()
+    run(cfg, tmp_path / "a")
+    assert (tmp_path / "a" / "metrics.json").read_bytes() == first
+    assert m1["cv"]["mean_f1"] == m2["cv"]["mean_f1"]
+
+
+def test_onnx_export_matches_torch(tmp_path):
+    pytest.importorskip("onnx", reason="needs the train extra (onnx)")
+    from pyfacs.au.anfl import MEFARG
+    from pyfacs.export.onnx import PARITY_ATOL, export_onnx, read_metadata
+
+    torch.manual_seed(0)
+    m = MEFARG(n_main_aus=5, n_sub_aus=0, n_neighbors=2, in_chans=1, width=8, small_input=True).eval()
+    diff = export_onnx(m, tmp_path / "m.onnx", input_shape=(1, 1, 48, 48), metadata={"labels": ["AU01"] * 5})
+    assert diff <= PARITY_ATOL
+    assert read_metadata(tmp_path / "m.onnx")["labels"] == ["AU01"] * 5
