@@ -17,7 +17,7 @@ from pyfacs.schema import au_column
 
 log = logging.getLogger(__name__)
 
-AU_HEADS = ("openface.au-2.2",)
+AU_HEADS = ("openface.au-2.2", "anfl-r18.ckplus")
 
 
 @dataclass
@@ -69,17 +69,57 @@ class OpenFaceAUHead:
         return out
 
 
-def make_au_head(name: str | None, *, static: bool = False) -> OpenFaceAUHead | None:
-    """The head called ``name``; ``"auto"`` is OpenFace's when its files can be had, else none
-    (said in one line: pyfacs never invents AU values)."""
+class EmbeddedAUHead:
+    """pyfacs's own AU model (``anfl-r18.ckplus``: MEFARG with an ANFL head, trained on CK+), shipped
+    as ONNX package data. One aligned 48×48 grey face per prediction; no per-person state.
+    Columns: ``AUxx_p`` (presence probability) and ``AUxx_c`` (``AUxx_p`` ≥ 0.5)."""
+
+    name = "anfl-r18.ckplus"
+    static = True
+
+    def __init__(self):
+        import onnxruntime as ort
+
+        from pyfacs.models import get_model
+        from pyfacs.models.hub import resolve_one
+
+        spec = get_model(self.name)
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = 1
+        self._session = ort.InferenceSession(str(resolve_one(spec)), opts, providers=["CPUExecutionProvider"])
+        self.labels = list(spec.labels)
+        self.size = spec.input_size[0]
+        aus = [int(label[2:]) for label in self.labels]
+        self.columns = [au_column(a, "p") for a in aus] + [au_column(a, "c") for a in aus]
+        self._values: dict[int, np.ndarray] = {}
+
+    def begin(self, *, video: bool) -> None:
+        self._values = {}
+
+    def add(self, row: int, face_id: int, rgb: np.ndarray, lmk68: np.ndarray) -> None:
+        from pyfacs.face.align import aligned_gray
+
+        x = aligned_gray(rgb, lmk68, self.size).astype(np.float32)[None, None] / 255.0 - 0.5
+        logits = self._session.run(None, {"input": x})[0][0]
+        p = 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
+        self._values[row] = np.concatenate([p, (p >= 0.5).astype(np.float64)])
+
+    def finish(self) -> dict[int, np.ndarray]:
+        out, self._values = self._values, {}
+        return out
+
+
+def make_au_head(name: str | None, *, static: bool = False) -> OpenFaceAUHead | EmbeddedAUHead | None:
+    """The head called ``name``. ``"auto"`` is OpenFace's when its files can be had; otherwise, said
+    in one log line, pyfacs's embedded ``anfl-r18.ckplus`` (never invented values)."""
     if name in (None, "none"):
         return None
     if name == "auto":
         try:
             return OpenFaceAUHead(static=static)
         except ModelUnavailableError as exc:
-            log.warning("no AU columns: the default AU model openface.au-2.2 is unavailable (%s)", exc)
-            return None
+            log.warning("AUs from the embedded model anfl-r18.ckplus: openface.au-2.2 is unavailable (%s)", exc)
+            return EmbeddedAUHead()
     if name not in AU_HEADS:
         raise InputError(f"unknown AU model {name!r}; choose one of: {', '.join(AU_HEADS)}, none")
-    return OpenFaceAUHead(static=static)
+    return EmbeddedAUHead() if name == EmbeddedAUHead.name else OpenFaceAUHead(static=static)

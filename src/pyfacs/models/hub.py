@@ -54,6 +54,12 @@ def _check(path: Path, file: ModelFile, spec: ModelSpec) -> Path:
 def _package_file(file: ModelFile, spec: ModelSpec) -> Path:
     from importlib import metadata
 
+    if file.package == "pyfacs":  # weights the project trained and ships as package data
+        path = Path(__file__).resolve().parents[1] / file.path
+        if not path.is_file():
+            raise ModelUnavailableError(f"pyfacs's own model file {file.path} is missing; reinstall pyfacs")
+        return _check(path, file, spec)
+
     try:
         dist = metadata.distribution(file.package)
     except metadata.PackageNotFoundError:
