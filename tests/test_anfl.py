@@ -66,3 +66,52 @@ def test_resnet_uses_torchvision_parameter_names():
     assert {"conv1.weight", "bn1.running_mean", "layer1.0.conv1.weight", "layer2.0.downsample.0.weight",
             "fc.weight"} <= keys
     assert len(keys) == 122  # as torchvision's resnet18
+
+
+def _opengraphau_style_state(n_main=27, n_sub=14, c=64):
+    """A synthetic checkpoint with OpenGraphAU's key names and shapes (DataParallel prefix included)."""
+    from pyfacs.nn.resnet import ResNet
+
+    g = torch.Generator().manual_seed(0)
+    sd = {f"module.backbone.{k}": v for k, v in ResNet("resnet18").state_dict().items() if not k.startswith("fc.")}
+    sd["module.global_linear.fc.weight"] = torch.randn(c, 512, generator=g)
+    sd["module.global_linear.fc.bias"] = torch.randn(c, generator=g)
+    for name in ("weight", "bias", "running_mean"):
+        sd[f"module.global_linear.bn.{name}"] = torch.rand(c, generator=g)
+    sd["module.global_linear.bn.running_var"] = torch.rand(c, generator=g) + 0.5
+    sd["module.global_linear.bn.num_batches_tracked"] = torch.tensor(7)
+    for i in range(n_main):
+        sd[f"module.head.main_class_linears.{i}.fc.weight"] = torch.randn(c, c, generator=g)
+        sd[f"module.head.main_class_linears.{i}.fc.bias"] = torch.randn(c, generator=g)
+        for name in ("weight", "bias", "running_mean"):
+            sd[f"module.head.main_class_linears.{i}.bn.{name}"] = torch.rand(c, generator=g)
+        sd[f"module.head.main_class_linears.{i}.bn.running_var"] = torch.rand(c, generator=g) + 0.5
+        sd[f"module.head.main_class_linears.{i}.bn.num_batches_tracked"] = torch.tensor(7)
+    for m in ("U", "V"):
+        sd[f"module.head.gnn.{m}.weight"] = torch.randn(c, c, generator=g)
+        sd[f"module.head.gnn.{m}.bias"] = torch.randn(c, generator=g)
+    for name in ("weight", "bias", "running_mean"):
+        sd[f"module.head.gnn.bnv.{name}"] = torch.rand(n_main, generator=g)
+    sd["module.head.gnn.bnv.running_var"] = torch.rand(n_main, generator=g) + 0.5
+    sd["module.head.gnn.bnv.num_batches_tracked"] = torch.tensor(7)
+    sd["module.head.main_sc"] = torch.randn(n_main, c, generator=g)
+    sd["module.head.sub_sc"] = torch.randn(n_sub, c, generator=g)
+    return {"state_dict": sd}
+
+
+def test_opengraphau_checkpoint_loads_with_key_mapping(tmp_path):
+    from pyfacs.au.anfl import load_opengraphau_checkpoint
+
+    ckpt = _opengraphau_style_state()
+    torch.save(ckpt, tmp_path / "OpenGraphAU.pth")
+    m = load_opengraphau_checkpoint(tmp_path / "OpenGraphAU.pth", arch="resnet18").eval()
+    sd = ckpt["state_dict"]
+    assert torch.equal(m.head.afg.fc.weight[64:128], sd["module.head.main_class_linears.1.fc.weight"])
+    assert torch.equal(m.head.fgg.sub_sc, sd["module.head.sub_sc"])
+    assert torch.equal(m.global_linear.bn.running_var, sd["module.global_linear.bn.running_var"])
+    with torch.no_grad():
+        out = m(torch.randn(1, 3, 112, 112))
+    assert out.shape == (1, 41) and out.abs().max() <= 1 + 1e-5
+    del sd["module.head.gnn.U.weight"]
+    with pytest.raises(ValueError, match="missing"):
+        load_opengraphau_checkpoint(ckpt, arch="resnet18")

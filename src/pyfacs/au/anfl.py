@@ -125,6 +125,23 @@ class ANFL(nn.Module):
         return self.fgg(self.afg(x))
 
 
+class LinearBlock(nn.Module):
+    """Linear (+ BatchNorm over channels) + ReLU on (B, N, C) tokens; OpenGraphAU's naming."""
+
+    def __init__(self, cin: int, cout: int, *, bn: bool = False):
+        super().__init__()
+        self.fc = nn.Linear(cin, cout)
+        self.bn = nn.BatchNorm1d(cout) if bn else None
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.fc(x)
+        if self.bn is not None:
+            shape = y.shape
+            y = self.bn(y.reshape(-1, shape[-1])).reshape(shape)
+        return self.relu(y)
+
+
 class MEFARG(nn.Module):
     """Backbone (ResNet written here) → tokens (B, HW, C) → linear reduction → ANFL → AU logits.
 
@@ -133,17 +150,57 @@ class MEFARG(nn.Module):
 
     def __init__(self, *, arch: str = "resnet18", n_main_aus: int = 27, n_sub_aus: int = 14,
                  n_neighbors: int = 4, in_chans: int = 3, width: int = 64, small_input: bool = False,
-                 reduce_to: int | None = None, scale: float = 10.0):
+                 reduce_to: int | None = None, scale: float = 10.0, global_bn: bool = False):
         super().__init__()
         from pyfacs.nn.resnet import ResNet
 
         self.backbone = ResNet(arch, in_chans=in_chans, width=width, small_input=small_input)
         c = self.backbone.num_features
         self.reduce_to = reduce_to or c // 4
-        self.global_linear = nn.Sequential(nn.Linear(c, self.reduce_to), nn.ReLU(inplace=True))
+        self.global_linear = LinearBlock(c, self.reduce_to, bn=global_bn)
         self.head = ANFL(self.reduce_to, n_main_aus, n_sub_aus, n_neighbors)
         self.scale = scale
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         f = self.backbone.features(x).flatten(2).transpose(1, 2)  # (B, HW, C)
         return self.head(self.global_linear(f)) * self.scale
+
+
+def load_opengraphau_checkpoint(path_or_state, *, arch: str = "resnet50", scale: float = 1.0) -> MEFARG:
+    """A MEFARG holding the weights of an OpenGraphAU (ME-GraphAU) ANFL checkpoint.
+
+    Key mapping from their naming: ``module.`` prefixes dropped; ``backbone.*`` unchanged (torchvision
+    names, no ``fc``); ``global_linear.{fc,bn}`` unchanged; ``head.main_class_linears.<i>.{fc,bn}``
+    (one Linear(C, C) + BN per AU) stacked into ``head.afg.{fc,bn}``; ``head.gnn.*`` →
+    ``head.fgg.gnn.*``; ``head.main_sc`` / ``head.sub_sc`` → ``head.fgg.main_sc`` / ``sub_sc``.
+    ``scale=1`` keeps their outputs (cosine similarities; their probability is (x + 1) / 2 … or use
+    sigmoid on scaled logits as pyfacs does)."""
+    state = torch.load(path_or_state, map_location="cpu", weights_only=True) if not isinstance(path_or_state, dict) \
+        else path_or_state
+    state = state.get("state_dict", state)
+    state = {k.removeprefix("module."): v for k, v in state.items()}
+    c = state["global_linear.fc.weight"].shape[0]
+    n_main = state["head.main_sc"].shape[0]
+    n_sub = state["head.sub_sc"].shape[0] if "head.sub_sc" in state else 0
+    model = MEFARG(arch=arch, n_main_aus=n_main, n_sub_aus=n_sub, reduce_to=c, scale=scale,
+                   global_bn="global_linear.bn.weight" in state)
+    mapped = {}
+    per_au: dict[str, list] = {}
+    for k, v in state.items():
+        if k.startswith("head.main_class_linears."):
+            _, _, i, rest = k.split(".", 3)
+            per_au.setdefault(rest, []).append((int(i), v))
+        elif k.startswith("head.gnn."):
+            mapped["head.fgg." + k[len("head."):]] = v
+        elif k in ("head.main_sc", "head.sub_sc"):
+            mapped["head.fgg." + k[len("head."):]] = v
+        elif k.startswith(("backbone.", "global_linear.")) and not k.startswith("backbone.fc."):
+            mapped[k] = v
+    for rest, items in per_au.items():
+        vals = [v for _, v in sorted(items, key=lambda t: t[0])]
+        mapped[f"head.afg.{rest}"] = vals[0] if rest.endswith("num_batches_tracked") else torch.cat(vals, 0)
+    missing, unexpected = model.load_state_dict(mapped, strict=False)
+    missing = [k for k in missing if not k.startswith("backbone.fc.")]
+    if missing or unexpected:
+        raise ValueError(f"checkpoint does not fit MEFARG: missing {missing[:5]}, unexpected {unexpected[:5]}")
+    return model
