@@ -64,3 +64,21 @@ def test_onnx_export_matches_torch(tmp_path):
     diff = export_onnx(m, tmp_path / "m.onnx", input_shape=(1, 1, 48, 48), metadata={"labels": ["AU01"] * 5})
     assert diff <= PARITY_ATOL
     assert read_metadata(tmp_path / "m.onnx")["labels"] == ["AU01"] * 5
+
+
+@pytest.mark.data
+@pytest.mark.slow
+@pytest.mark.parametrize("config", ["hoglinear_ckplus_smoke.yaml", "audetnet_ckplus_smoke.yaml", "mefarg_ckplus_smoke.yaml"])
+def test_smoke_configs_reproduce(tmp_path, config):
+    """Every smoke config: trained, then `pyfacs reproduce` re-runs it and finds metrics.json identical."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    shared_path("data", "ckplus48")
+    cfg = Path(__file__).resolve().parents[1] / "configs" / "smoke" / config
+    run = [sys.executable, "-m", "pyfacs.cli"]
+    res = subprocess.run(run + ["train", str(cfg), "--run-dir", str(tmp_path / "r")], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    res = subprocess.run(run + ["reproduce", str(tmp_path / "r")], capture_output=True, text=True)
+    assert res.returncode == 0 and "identical" in res.stdout, res.stderr

@@ -162,6 +162,36 @@ def train(
 
 @app.command()
 @_one_line_errors
+def reproduce(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory made by `pyfacs train`")],
+) -> None:
+    """Run a finished run again from its saved config and say whether metrics.json is identical."""
+    import json
+    import tempfile
+
+    from pyfacs.errors import require_extra
+    from pyfacs.train.config import load_config
+
+    require_extra("torch", "train")
+    from pyfacs.train.runner import run
+
+    saved = run_dir / "metrics.json"
+    if not (run_dir / "config.yaml").is_file() or not saved.is_file():
+        raise InputError(f"{run_dir} is not a finished run: it needs config.yaml and metrics.json")
+    cfg = load_config(run_dir / "config.yaml")
+    with tempfile.TemporaryDirectory() as tmp:
+        run(cfg, tmp)
+        again = (Path(tmp) / "metrics.json").read_bytes()
+    if again == saved.read_bytes():
+        typer.echo(f"reproduced: {run_dir}/metrics.json is identical")
+        return
+    a, b = json.loads(saved.read_text()), json.loads(again)
+    typer.echo(f"NOT reproduced: mean F1 {a['cv']['mean_f1']:.6f} then {b['cv']['mean_f1']:.6f}", err=True)
+    raise typer.Exit(1)
+
+
+@app.command()
+@_one_line_errors
 def models() -> None:
     """List the registered models, their tasks, licences and sources."""
     from pyfacs.models import list_models

@@ -23,13 +23,15 @@ class DataConfig(_Strict):
 
 
 class ModelConfig(_Strict):
-    kind: Literal["mefarg", "hog-linear"] = "mefarg"
+    kind: Literal["mefarg", "hog-linear", "audetnet"] = "mefarg"
     arch: Literal["resnet18", "resnet34", "resnet50"] = "resnet18"
     width: int = Field(32, ge=8)
     n_neighbors: int = Field(4, ge=1)
     input_size: int = Field(48, ge=32)
     # hog-linear: inverse L2 strength of the per-AU logistic regressions
     c: float = Field(0.05, gt=0)
+    # audetnet: the network description in AUDetNet's cfg language (relative to the config file)
+    cfg: str | None = None
 
 
 class OptimConfig(_Strict):
@@ -68,6 +70,10 @@ def load_config(path: str | Path, *, seed: int | None = None) -> TrainConfig:
     root = Path(cfg.data.root)
     if not root.is_absolute():
         cfg.data.root = str((path.parent / root).resolve())
+    if cfg.model.cfg is not None and not Path(cfg.model.cfg).is_absolute():
+        cfg.model.cfg = str((path.parent / cfg.model.cfg).resolve())
+    if cfg.model.kind == "audetnet" and cfg.model.cfg is None:
+        raise InputError(f"{path}: model.kind audetnet needs model.cfg (an AUDetNet cfg file)")
     if seed is not None:
         cfg.seed = seed
     return cfg

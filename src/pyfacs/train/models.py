@@ -87,10 +87,39 @@ class HogLinear:
         f = hog_features(images)
         self.mu, self.sd = f.mean(0), f.std(0) + 1e-6
         z = (f - self.mu) / self.sd
+        # an AU with one class only in the training data (tiny subsets) predicts its constant rate
         self.models = [LogisticRegression(C=self.c, max_iter=5000, class_weight="balanced").fit(z, labels[:, j])
+                       if 0 < labels[:, j].sum() < len(labels) else float(labels[:, j].mean())
                        for j in range(labels.shape[1])]
         return self
 
     def predict(self, images: np.ndarray) -> np.ndarray:
         z = (hog_features(images) - self.mu) / self.sd
-        return np.stack([m.predict_proba(z)[:, 1] for m in self.models], 1)
+        return np.stack([np.full(len(z), m) if isinstance(m, float) else m.predict_proba(z)[:, 1]
+                         for m in self.models], 1)
+
+
+def fit_predict_audetnet(cfg, train_images: np.ndarray, train_labels: np.ndarray, test_images: np.ndarray) -> np.ndarray:
+    """AUDetNet from its cfg file, trained with the disentangling objective; AU probabilities for
+    ``test_images`` from z1 (sigmoid of the predictor, or its output clipped when it regresses)."""
+    from pyfacs.au.audetnet import build_from_cfg
+    from pyfacs.au.audetnet.train import train_audetnet
+
+    nets = build_from_cfg(cfg.model.cfg, image_size=cfg.model.input_size)
+    chans = nets.image_shape[0]
+
+    def prep(images: np.ndarray) -> np.ndarray:
+        x = images.astype(np.float32)[:, None] / 255.0
+        return np.repeat(x, chans, axis=1)
+
+    train_audetnet(nets, prep(train_images), train_labels, seed=cfg.seed, epochs=cfg.optim.epochs)
+    nets.encoder.eval()
+    nets.au_predictor.eval()
+    mean = torch.tensor(nets.data.get("mean", [0.5] * chans)).view(1, -1, 1, 1)
+    std = torch.tensor(nets.data.get("std", [0.5] * chans)).view(1, -1, 1, 1)
+    with torch.no_grad():
+        z = nets.encoder((torch.from_numpy(prep(test_images)) - mean) / std)
+        out = nets.au_predictor(z[:, :nets.z1_channels])
+    if nets.loss.get("au_regression_loss_function") == "MSE":
+        return out.clamp(0, 1).numpy()
+    return torch.sigmoid(out).numpy()

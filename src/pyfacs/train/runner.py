@@ -91,6 +91,10 @@ def _fit_predict(cfg, data, train, test, ckpt: Path, torch) -> np.ndarray:
 
     if cfg.model.kind == "hog-linear":
         return HogLinear(cfg.model.c).fit(data.images[train], data.labels[train]).predict(data.images[test])
+    if cfg.model.kind == "audetnet":
+        from pyfacs.train.models import fit_predict_audetnet
+
+        return fit_predict_audetnet(cfg, data.images[train], data.labels[train], data.images[test])
     model = build_mefarg(cfg.model, data.labels.shape[1])
     state, start = None, 0
     if ckpt.is_file():
