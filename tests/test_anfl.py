@@ -115,3 +115,14 @@ def test_opengraphau_checkpoint_loads_with_key_mapping(tmp_path):
     del sd["module.head.gnn.U.weight"]
     with pytest.raises(ValueError, match="missing"):
         load_opengraphau_checkpoint(ckpt, arch="resnet18")
+
+
+def test_torchvision_named_weights_load():
+    from pyfacs.nn.resnet import ResNet, load_backbone_weights
+
+    src = ResNet("resnet18")
+    state = {k: v for k, v in src.state_dict().items()}
+    dst = load_backbone_weights(ResNet("resnet18", num_classes=7), state)
+    assert torch.equal(dst.layer3[1].conv2.weight, src.layer3[1].conv2.weight)
+    with pytest.raises(ValueError, match="do not fit"):
+        load_backbone_weights(ResNet("resnet34"), state)

@@ -27,7 +27,8 @@ AU_NAMES: dict[int, str] = {
     11: "nasolabial deepener", 12: "lip corner puller", 13: "sharp lip puller", 14: "dimpler",
     15: "lip corner depressor", 16: "lower lip depressor", 17: "chin raiser", 18: "lip pucker",
     20: "lip stretcher", 22: "lip funneler", 23: "lip tightener", 24: "lip pressor",
-    25: "lips part", 26: "jaw drop", 27: "mouth stretch", 28: "lip suck", 43: "eyes closed",
+    19: "tongue show", 21: "neck tightener", 25: "lips part", 26: "jaw drop", 27: "mouth stretch",
+    28: "lip suck", 32: "lip bite", 38: "nostril dilator", 39: "nostril compressor", 43: "eyes closed",
     45: "blink",
 }
 

@@ -90,3 +90,18 @@ class ResNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(torch.flatten(self.avgpool(self.features(x)), 1))
+
+
+def load_backbone_weights(model: ResNet, path_or_state) -> ResNet:
+    """Load torchvision- or timm-named ResNet weights (``fc`` is skipped: heads differ); any other
+    mismatch is an error naming the keys."""
+    state = torch.load(path_or_state, map_location="cpu", weights_only=True) if not isinstance(path_or_state, dict) \
+        else path_or_state
+    state = state.get("state_dict", state)
+    state = {k.removeprefix("module.").removeprefix("backbone."): v for k, v in state.items()}
+    state = {k: v for k, v in state.items() if not k.startswith("fc.")}
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    missing = [k for k in missing if not k.startswith("fc.")]
+    if missing or unexpected:
+        raise ValueError(f"weights do not fit this ResNet: missing {missing[:5]}, unexpected {unexpected[:5]}")
+    return model
