@@ -113,7 +113,7 @@ def test_still_image_uses_static_models(tmp_path, astronaut):
     assert 0 <= row["AU12_r"] <= 5 and row["AU12_r"] > 0.5  # the astronaut smiles
 
 
-def test_unavailable_au_model_is_one_line_and_no_columns(tmp_path, monkeypatch, caplog, astronaut):
+def test_unavailable_openface_falls_back_to_the_embedded_model(tmp_path, monkeypatch, caplog, astronaut):
     from PIL import Image
 
     import pyfacs
@@ -123,9 +123,21 @@ def test_unavailable_au_model_is_one_line_and_no_columns(tmp_path, monkeypatch, 
     monkeypatch.delenv("PYFACS_MODEL_MIRROR", raising=False)
     Image.fromarray(astronaut).save(tmp_path / "a.png")
     t = pyfacs.analyze(tmp_path / "a.png")
-    assert not [c for c in t.data.columns if c.startswith("AU")]
+    assert [c for c in t.data.columns if c.startswith("AU")][:2] == ["AU01_p", "AU02_p"]
+    assert not [c for c in t.data.columns if c.endswith("_r")]  # no invented intensities
     assert any("openface.au-2.2 is unavailable" in r.message for r in caplog.records)
+    assert t.data["AU12_p"].iloc[0] > 0.5 and t.data["AU12_c"].iloc[0] == 1  # the astronaut smiles
     from pyfacs.errors import InputError
 
     with pytest.raises(InputError, match="unknown AU model"):
         pyfacs.Analyzer(au_model="nope")
+
+
+def test_embedded_model_metadata_matches_its_registry_entry():
+    from pyfacs.export.onnx import read_metadata
+    from pyfacs.models import get_model
+    from pyfacs.models.hub import resolve_one
+
+    spec = get_model("audetnet.ckplus")
+    meta = read_metadata(resolve_one(spec))
+    assert tuple(meta["labels"]) == spec.labels and "48x48" in meta["input"]

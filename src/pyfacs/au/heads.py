@@ -17,7 +17,7 @@ from pyfacs.schema import au_column
 
 log = logging.getLogger(__name__)
 
-AU_HEADS = ("openface.au-2.2", "anfl-r18.ckplus")
+AU_HEADS = ("openface.au-2.2", "audetnet.ckplus")
 
 
 @dataclass
@@ -70,11 +70,11 @@ class OpenFaceAUHead:
 
 
 class EmbeddedAUHead:
-    """pyfacs's own AU model (``anfl-r18.ckplus``: MEFARG with an ANFL head, trained on CK+), shipped
+    """pyfacs's own AU model (``audetnet.ckplus``: AUDetNet, chosen by CV on CK+), shipped
     as ONNX package data. One aligned 48×48 grey face per prediction; no per-person state.
     Columns: ``AUxx_p`` (presence probability) and ``AUxx_c`` (``AUxx_p`` ≥ 0.5)."""
 
-    name = "anfl-r18.ckplus"
+    name = "audetnet.ckplus"
     static = True
 
     def __init__(self):
@@ -111,14 +111,14 @@ class EmbeddedAUHead:
 
 def make_au_head(name: str | None, *, static: bool = False) -> OpenFaceAUHead | EmbeddedAUHead | None:
     """The head called ``name``. ``"auto"`` is OpenFace's when its files can be had; otherwise, said
-    in one log line, pyfacs's embedded ``anfl-r18.ckplus`` (never invented values)."""
+    in one log line, pyfacs's embedded ``audetnet.ckplus`` (never invented values)."""
     if name in (None, "none"):
         return None
     if name == "auto":
         try:
             return OpenFaceAUHead(static=static)
         except ModelUnavailableError as exc:
-            log.warning("AUs from the embedded model anfl-r18.ckplus: openface.au-2.2 is unavailable (%s)", exc)
+            log.warning("AUs from the embedded model audetnet.ckplus: openface.au-2.2 is unavailable (%s)", exc)
             return EmbeddedAUHead()
     if name not in AU_HEADS:
         raise InputError(f"unknown AU model {name!r}; choose one of: {', '.join(AU_HEADS)}, none")

@@ -99,27 +99,39 @@ class HogLinear:
                          for m in self.models], 1)
 
 
-def fit_predict_audetnet(cfg, train_images: np.ndarray, train_labels: np.ndarray, test_images: np.ndarray) -> np.ndarray:
-    """AUDetNet from its cfg file, trained with the disentangling objective; AU probabilities for
-    ``test_images`` from z1 (sigmoid of the predictor, or its output clipped when it regresses)."""
+class AUDetNetPredictor(nn.Module):
+    """AUDetNet's inference path as one exportable module: grey face (pixel/255 - 0.5, the input of
+    every pyfacs AU head) → the cfg's channels and normalisation → encoder → z1 → AU logits."""
+
+    def __init__(self, nets):
+        super().__init__()
+        self.encoder, self.au_predictor, self.z1 = nets.encoder, nets.au_predictor, nets.z1_channels
+        chans = nets.image_shape[0]
+        self.chans = chans
+        self.register_buffer("mean", torch.tensor(nets.data.get("mean", [0.5] * chans)).view(1, -1, 1, 1))
+        self.register_buffer("std", torch.tensor(nets.data.get("std", [0.5] * chans)).view(1, -1, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = (x + 0.5).repeat(1, self.chans, 1, 1)
+        z = self.encoder((x - self.mean) / self.std)
+        return self.au_predictor(z[:, : self.z1])
+
+
+def fit_audetnet(cfg, images: np.ndarray, labels: np.ndarray) -> AUDetNetPredictor:
+    """AUDetNet from its cfg file, trained with the disentangling objective."""
     from pyfacs.au.audetnet import build_from_cfg
     from pyfacs.au.audetnet.train import train_audetnet
 
     nets = build_from_cfg(cfg.model.cfg, image_size=cfg.model.input_size)
-    chans = nets.image_shape[0]
-
-    def prep(images: np.ndarray) -> np.ndarray:
-        x = images.astype(np.float32)[:, None] / 255.0
-        return np.repeat(x, chans, axis=1)
-
-    train_audetnet(nets, prep(train_images), train_labels, seed=cfg.seed, epochs=cfg.optim.epochs)
-    nets.encoder.eval()
-    nets.au_predictor.eval()
-    mean = torch.tensor(nets.data.get("mean", [0.5] * chans)).view(1, -1, 1, 1)
-    std = torch.tensor(nets.data.get("std", [0.5] * chans)).view(1, -1, 1, 1)
-    with torch.no_grad():
-        z = nets.encoder((torch.from_numpy(prep(test_images)) - mean) / std)
-        out = nets.au_predictor(z[:, :nets.z1_channels])
+    x = np.repeat(images.astype(np.float32)[:, None] / 255.0, nets.image_shape[0], axis=1)
+    train_audetnet(nets, x, labels, seed=cfg.seed, epochs=cfg.optim.epochs)
     if nets.loss.get("au_regression_loss_function") == "MSE":
-        return out.clamp(0, 1).numpy()
-    return torch.sigmoid(out).numpy()
+        raise NotImplementedError("pyfacs trains AUDetNet for presence (BCEWithLogits) only")
+    return AUDetNetPredictor(nets).eval()
+
+
+def fit_predict_audetnet(cfg, train_images: np.ndarray, train_labels: np.ndarray, test_images: np.ndarray) -> np.ndarray:
+    """AU probabilities for ``test_images`` from z1, after training on the rest."""
+    model = fit_audetnet(cfg, train_images, train_labels)
+    with torch.no_grad():
+        return torch.sigmoid(model(_to_tensor(test_images))).numpy()

@@ -112,12 +112,15 @@ def _fit_predict(cfg, data, train, test, ckpt: Path, torch) -> np.ndarray:
 
 def _final_model(cfg, data, run_dir: Path, torch) -> None:
     from pyfacs.export.onnx import export_onnx
-    from pyfacs.train.models import build_mefarg, fit_mefarg
+    from pyfacs.train.models import build_mefarg, fit_audetnet, fit_mefarg
 
-    if cfg.model.kind != "mefarg":
-        raise NotImplementedError("only MEFARG models are exported")
-    model = build_mefarg(cfg.model, data.labels.shape[1])
-    fit_mefarg(model, data.images, data.labels, cfg.optim, cfg.seed)
+    if cfg.model.kind == "mefarg":
+        model = build_mefarg(cfg.model, data.labels.shape[1])
+        fit_mefarg(model, data.images, data.labels, cfg.optim, cfg.seed)
+    elif cfg.model.kind == "audetnet":
+        model = fit_audetnet(cfg, data.images, data.labels)
+    else:
+        raise NotImplementedError("MEFARG and AUDetNet models are exported; hog-linear is a baseline")
     export_onnx(model.eval(), run_dir / "model.onnx", input_shape=(1, 1, cfg.model.input_size, cfg.model.input_size),
                 metadata={"name": cfg.name, "labels": data.label_names, "input": "aligned grey face, "
                           f"{cfg.model.input_size}x{cfg.model.input_size}, pixel/255 - 0.5",
