@@ -139,3 +139,34 @@ def test_real_disfa_minimal_ids_read():
     root = shared_path("media", "disfa_minimal")
     ids = [line.strip() for line in (root / "train_ids.csv").read_text().splitlines() if line.strip()]
     assert ids and all((root / f"{i.split(',')[0]}.jpg").is_file() or True for i in ids)
+
+
+def test_pretrained_stem_blocks_also_train(tmp_path):
+    """The two pretrained-stem block types inside a full cfg that trains: [resnet50] as the encoder's
+    stem, [vgg-face] (weights from a state_dict file) as the image discriminator's."""
+    from pyfacs.au.audetnet.builder import _vgg16_features
+    from pyfacs.au.audetnet.train import train_audetnet
+
+    convs = [m for m in _vgg16_features() if isinstance(m, torch.nn.Conv2d)]
+    state = {}
+    for i, m in enumerate(convs):
+        state[f"conv{i}.weight"] = m.weight.detach().clone()
+        state[f"conv{i}.bias"] = torch.zeros(m.out_channels)
+    torch.save(state, tmp_path / "vgg_face_dag.pth")
+    text = CFG.read_text()
+    enc_start = text.index("{Encoder}")
+    enc_end = text.index("{AUPredictor}")
+    encoder = ("{Encoder}\n[net]\nlearning_rate=0.001\nbeta1=0.5\nbeta2=0.999\nchannels=3\n\n"
+               "[resnet50]\nend_at_layer=5\nfreeze_first_n_layers=1\nn_out_filters=256\n\n"
+               "[convolutional]\nfilters=12\nkernel_size=1\nstride=1\npad=0\nactivation=tanh\n\n")
+    text = text[:enc_start] + encoder + text[enc_end:]
+    img_start = text.index("{Image Discriminator}")
+    text = text[:img_start] + ("{Image Discriminator}\n[net]\nchannels=3\n\n"
+                               f"[vgg-face]\nstate_dict_filepath={tmp_path / 'vgg_face_dag.pth'}\nfreeze_first_n_layers=10\n\n"
+                               "[connected]\noutput_features=1\nactivation=linear\n")
+    (tmp_path / "stems.cfg").write_text(text)
+    nets = build_from_cfg(tmp_path / "stems.cfg", image_size=32)
+    assert nets.encoder.kinds[0] == "resnet50" and nets.image_discriminator.kinds[0] == "vgg-face"
+    ds = load_audetnet_dataset(_fixture_dataset(tmp_path / "ds"), "train")
+    hist = train_audetnet(nets, ds.images(32), ds.labels, seed=0, epochs=1)
+    assert np.isfinite(hist[0]["au"]) and np.isfinite(hist[0]["img_disc"])
