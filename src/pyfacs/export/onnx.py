@@ -17,6 +17,7 @@ def export_onnx(model, path: str | Path, *, input_shape: tuple[int, ...], metada
     import torch
 
     path = Path(path)
+    model.eval()  # the top module too: export restores the top module's mode on all children
     x = torch.randn(*input_shape, generator=torch.Generator().manual_seed(0))
     torch.onnx.export(model, (x,), str(path), input_names=["input"], output_names=["output"],
                       dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}}, opset_version=opset,

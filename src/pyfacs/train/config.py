@@ -14,16 +14,19 @@ class _Strict(BaseModel):
 
 
 class DataConfig(_Strict):
-    format: Literal["ckplus"] = "ckplus"
+    format: Literal["ckplus", "fer2013"] = "ckplus"
     root: str = Field(description="dataset folder; relative paths are relative to the config file")
     aus: list[int] = [1, 2, 4, 5, 6, 7, 12, 17, 25, 27]
     folds: int = Field(5, ge=2, description="subject-independent cross-validation folds")
     only_folds: list[int] | None = Field(None, description="run just these folds (smoke configs)")
     limit: int | None = Field(None, ge=1, description="use only the first N images (smoke configs)")
+    val_limit: int | None = Field(None, ge=1, description="fer2013: only the first N validation images")
 
 
 class ModelConfig(_Strict):
-    kind: Literal["mefarg", "hog-linear", "audetnet"] = "mefarg"
+    kind: Literal["mefarg", "hog-linear", "audetnet", "esr"] = "mefarg"
+    ensemble_size: int = Field(9, ge=1, description="esr: branches")
+    diversify: float = Field(0.0, ge=0, description="esr: weight of ESR*'s diversity term (0: plain ESR)")
     arch: Literal["resnet18", "resnet34", "resnet50"] = "resnet18"
     width: int = Field(32, ge=8)
     n_neighbors: int = Field(4, ge=1)
@@ -39,11 +42,13 @@ class OptimConfig(_Strict):
     batch_size: int = Field(32, ge=1)
     lr: float = Field(1e-3, gt=0)
     weight_decay: float = Field(5e-4, ge=0)
+    optimizer: Literal["adamw", "sgd"] = "adamw"
+    momentum: float = Field(0.9, ge=0, lt=1)
 
 
 class TrainConfig(_Strict):
     name: str
-    task: Literal["au-presence"] = "au-presence"
+    task: Literal["au-presence", "expression"] = "au-presence"
     seed: int = 0
     threads: int = Field(2, ge=1, description="CPU threads: fixed, so that runs repeat exactly")
     data: DataConfig

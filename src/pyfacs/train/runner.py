@@ -58,6 +58,11 @@ def run(cfg: TrainConfig, run_dir: str | Path) -> dict:
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(), sort_keys=False))
     _determinism(cfg)
+    if cfg.task == "expression":
+        from pyfacs.train.expression import run_expression
+
+        return run_expression(cfg, run_dir, {"git_commit": _git_commit(), "versions": _versions(),
+                                             "data_root": cfg.data.root})
     data = prepare(cfg.data, cfg.model.input_size)
     (run_dir / "provenance.json").write_text(json.dumps({
         "git_commit": _git_commit(), "versions": _versions(), "data_fingerprint": data.fingerprint,

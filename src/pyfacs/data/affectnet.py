@@ -1,0 +1,36 @@
+"""AffectNet in OpenDR's pre-processed layout: ``<root>/<set>/<k>/<id>_<emotion>_<valence×1000>_<arousal×1000>.jpg``
+(folders of up to 500 images; ``set`` is ``Training_Labeled``, ``Training_Unlabeled`` or ``Validation``).
+Emotions: 0 neutral, 1 happy, 2 sad, 3 surprise, 4 fear, 5 disgust, 6 anger, 7 contempt."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from pyfacs.errors import InputError
+
+LABELS = ("neutral", "happy", "sad", "surprise", "fear", "disgust", "anger", "contempt")
+_NAME = re.compile(r"^(?P<id>.+)_(?P<emo>\d+)_(?P<val>-?\d+)_(?P<aro>-?\d+)\.(jpg|jpeg|png)$", re.I)
+
+
+def load_affectnet_opendr(root: str | Path, set_name: str = "Training_Labeled", size: int = 48):
+    """(grey images (n, size, size) uint8, emotion labels (n,), valence/arousal (n, 2) in [-1, 1])."""
+    import cv2
+
+    from pyfacs.io.media import read_image
+
+    folder = Path(root) / set_name
+    if not folder.is_dir():
+        raise InputError(f"{folder} does not exist: expected AffectNet in OpenDR's layout ({set_name}/<k>/...)")
+    files = sorted(p for p in folder.rglob("*") if _NAME.match(p.name))
+    if not files:
+        raise InputError(f"{folder} holds no files named <id>_<emotion>_<valence>_<arousal>.jpg")
+    imgs, labels, va = [], [], []
+    for f in files:
+        m = _NAME.match(f.name)
+        gray = cv2.cvtColor(read_image(f), cv2.COLOR_RGB2GRAY)
+        imgs.append(cv2.resize(gray, (size, size)))
+        labels.append(int(m["emo"]))
+        va.append((int(m["val"]) / 1000.0, int(m["aro"]) / 1000.0))
+    return np.stack(imgs), np.array(labels, np.int64), np.array(va, np.float32)

@@ -1,0 +1,47 @@
+"""FER2013 in its two on-disk forms.
+
+* Image folders: ``<root>/labels.csv`` with ``path,emotion,fer2013_label,usage`` and the images under
+  ``train/<emotion>/`` and ``val/<emotion>/`` (48×48 grey).
+* The original CSV: ``emotion,pixels,Usage`` (label 0-6, 2304 space-separated grey values, the split).
+Labels are FER2013's order: 0 angry, 1 disgust, 2 fear, 3 happy, 4 sad, 5 surprise, 6 neutral.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pyfacs.errors import InputError
+
+LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+USAGE = {"train": "Training", "val": "PublicTest", "test": "PrivateTest"}
+
+
+def load_fer2013_folder(root: str | Path, split: str = "train", limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(images (n, 48, 48) uint8, labels (n,) int64) of one split."""
+    from PIL import Image
+
+    root = Path(root)
+    if not (root / "labels.csv").is_file():
+        raise InputError(f"{root} is not a FER2013 folder: it has no labels.csv")
+    df = pd.read_csv(root / "labels.csv")
+    df = df[df["usage"] == USAGE[split]]
+    if limit is not None:  # a fixed random subset (the file is sorted by class)
+        df = df.sample(n=min(limit, len(df)), random_state=0).sort_index()
+    images = np.stack([np.asarray(Image.open(root / p).convert("L")) for p in df["path"]])
+    return images, df["fer2013_label"].to_numpy(np.int64)
+
+
+def load_fer2013_csv(path: str | Path, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
+    path = Path(path)
+    try:
+        df = pd.read_csv(path)
+    except (OSError, pd.errors.ParserError) as exc:
+        raise InputError(f"{path} is not a readable CSV ({exc})") from None
+    if not {"emotion", "pixels", "Usage"} <= set(df.columns):
+        raise InputError(f"{path} is not the FER2013 CSV: it needs emotion, pixels and Usage columns")
+    df = df[df["Usage"] == USAGE[split]]
+    images = np.stack([np.array(p.split(), np.uint8).reshape(48, 48) for p in df["pixels"]]) if len(df) else \
+        np.zeros((0, 48, 48), np.uint8)
+    return images, df["emotion"].to_numpy(np.int64)

@@ -1,0 +1,1 @@
+"""Expression heads: ESR ensembles (seed 003)."""

@@ -1,0 +1,92 @@
+"""ESR: Efficient facial feature learning with wide Ensembles and Shared Representations
+(Siqueira, Magg & Wermter, AAAI 2020), as OpenDR's FacialEmotionLearner uses it (seed 003).
+
+A shared convolutional base learns low/mid-level features once; N independent branches each learn
+high-level features and predict the expression classes (and, from those, valence/arousal). The
+ensemble's prediction is the vote (mean of the branches' softmax). Widths are configurable so that
+the network fits CPU training here; the layer pattern is the paper's.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+FER_LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+
+
+def _conv(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+
+
+class Base(nn.Module):
+    def __init__(self, in_chans: int = 1, width: int = 32):
+        super().__init__()
+        w = width
+        self.net = nn.Sequential(_conv(in_chans, w), _conv(w, 2 * w), nn.MaxPool2d(2),
+                                 _conv(2 * w, 2 * w), _conv(2 * w, 2 * w), nn.MaxPool2d(2))
+        self.out_channels = 2 * w
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class Branch(nn.Module):
+    def __init__(self, cin: int, width: int, n_classes: int):
+        super().__init__()
+        w = width
+        self.net = nn.Sequential(_conv(cin, 2 * w), _conv(2 * w, 4 * w), nn.MaxPool2d(2),
+                                 _conv(4 * w, 4 * w), _conv(4 * w, 8 * w), nn.AdaptiveAvgPool2d(1))
+        self.fc = nn.Linear(8 * w, n_classes)
+        self.fc_dimensional = nn.Linear(n_classes, 2)  # valence, arousal from the class evidence
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = self.fc(self.net(x).flatten(1))
+        return logits, self.fc_dimensional(F.relu(logits))
+
+
+class ESR(nn.Module):
+    """``forward`` returns (logits per branch (B, N, C), valence/arousal per branch (B, N, 2))."""
+
+    def __init__(self, ensemble_size: int = 9, *, n_classes: int = len(FER_LABELS), in_chans: int = 1,
+                 width: int = 32):
+        super().__init__()
+        if ensemble_size < 1:
+            raise ValueError("ensemble_size must be at least 1")
+        self.base = Base(in_chans, width)
+        self.branches = nn.ModuleList(Branch(self.base.out_channels, width, n_classes) for _ in range(ensemble_size))
+
+    def add_branch(self) -> None:
+        """ESR grows one branch at a time in training: the new branch copies the last one's weights."""
+        import copy
+
+        self.branches.append(copy.deepcopy(self.branches[-1]))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        f = self.base(x)
+        outs = [b(f) for b in self.branches]
+        return torch.stack([o[0] for o in outs], 1), torch.stack([o[1] for o in outs], 1)
+
+
+class ESRVote(nn.Module):
+    """Export/inference wrapper: ensemble probabilities (mean of branch softmaxes) and mean
+    valence/arousal — one tensor (B, C + 2)."""
+
+    def __init__(self, esr: ESR):
+        super().__init__()
+        self.esr = esr
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits, va = self.esr(x)
+        return torch.cat([F.softmax(logits, -1).mean(1), va.mean(1)], 1)
+
+
+def diversity_loss(logits: torch.Tensor) -> torch.Tensor:
+    """ESR* (diversified ESR): rewards branches for disagreeing — the negative mean pairwise
+    distance between the branches' softmax outputs (added with a small weight)."""
+    p = F.softmax(logits, -1)  # (B, N, C)
+    if p.shape[1] < 2:
+        return logits.new_zeros(())
+    d = torch.cdist(p, p)  # (B, N, N)
+    n = p.shape[1]
+    return -d.sum((1, 2)).mean() / (n * (n - 1))

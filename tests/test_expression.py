@@ -1,0 +1,77 @@
+"""ESR / ESR* and OpenDR's FacialEmotionLearner API end to end; FER2013/AffectNet loaders."""
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch", reason="needs the train extra (torch)")
+pytest.importorskip("onnx", reason="needs the train extra (onnx)")
+
+from conftest import shared_path  # noqa: E402
+from pyfacs.expression.esr import ESR, diversity_loss  # noqa: E402
+from pyfacs.expression.learner import FacialEmotionLearner  # noqa: E402
+
+
+def _subset():
+    """64 FER2013 validation faces when ../shared is there, else structured noise."""
+    try:
+        from pyfacs.data.fer2013 import load_fer2013_folder
+
+        return load_fer2013_folder(shared_path("data", "fer2013"), "val", limit=64)
+    except pytest.skip.Exception:
+        rng = np.random.default_rng(0)
+        return rng.integers(0, 255, (64, 48, 48), dtype=np.uint8), rng.integers(0, 7, 64)
+
+
+def test_esr_shapes_and_diversity():
+    m = ESR(9, width=4)
+    logits, va = m(torch.randn(3, 1, 48, 48))
+    assert logits.shape == (3, 9, 7) and va.shape == (3, 9, 2)
+    assert float(diversity_loss(logits)) <= 0
+    m.add_branch()
+    assert len(m.branches) == 10
+
+
+@pytest.mark.parametrize("diversify", [False, True], ids=["ESR-9", "ESR*-9"])
+def test_learner_api_end_to_end(tmp_path, diversify):
+    x, y = _subset()
+    learner = FacialEmotionLearner(device="cpu", temp_path=tmp_path / "tmp", batch_size=16, max_training_epoch=1,
+                                   ensemble_size=9, name_experiment="esr_9", base_path_experiment=tmp_path / "exp",
+                                   lr=0.01, categorical_train=True, dimensional_finetune=False,
+                                   base_path_to_dataset=tmp_path, diversify=diversify)
+    learner.width = 8  # keep the test fast
+    learner.init_model(9)
+    before = [p.clone() for p in learner.model.parameters()]
+    assert learner.fit(x, y) == {"categorical": "trained"}
+    assert any(not torch.equal(a, b) for a, b in zip(before, learner.model.parameters()))
+    stats = learner.eval(images=x, labels=y)
+    assert 0 <= stats["ensemble_accuracy"] <= 1 and len(stats["branch_accuracy"]) == 9
+    torch_out = learner.infer(x[:4])
+    assert len(torch_out) == 4 and torch_out[0][0].description in learner.labels
+    diff = learner.optimize()
+    assert diff <= 1e-4
+    onnx_out = learner.infer(x[:4])
+    assert [c.prediction for c, _ in onnx_out] == [c.prediction for c, _ in torch_out]
+    assert np.allclose([c.confidence for c, _ in onnx_out], [c.confidence for c, _ in torch_out], atol=1e-4)
+    folder = learner.save(base_path_to_save_model=tmp_path / "saved")
+    assert (folder / "esr_9.onnx").is_file() and (folder / "esr_9.json").is_file()
+    other = FacialEmotionLearner(device="cpu", temp_path=tmp_path / "tmp2")
+    other.load(path_to_saved_network=folder)
+    assert [c.prediction for c, _ in other.infer(x[:4])] == [c.prediction for c, _ in torch_out]
+
+
+def test_affectnet_opendr_layout(tmp_path):
+    from PIL import Image
+
+    from pyfacs.data.affectnet import load_affectnet_opendr
+
+    d = tmp_path / "Validation" / "0"
+    d.mkdir(parents=True)
+    Image.fromarray(np.full((96, 96, 3), 100, np.uint8)).save(d / "12_3_-250_800.jpg")
+    x, y, va = load_affectnet_opendr(tmp_path, "Validation")
+    assert x.shape == (1, 48, 48) and y.tolist() == [3] and np.allclose(va, [[-0.25, 0.8]])
+
+
+def test_fer2013_csv_sample():
+    from pyfacs.data.fer2013 import load_fer2013_csv
+
+    x, y = load_fer2013_csv(shared_path("data", "fer2013_csv_sample", "fer2013_first1167rows.csv"), "train")
+    assert x.shape[1:] == (48, 48) and len(x) == len(y) > 1000 and set(y) <= set(range(7))
