@@ -75,3 +75,29 @@ def test_fer2013_csv_sample():
 
     x, y = load_fer2013_csv(shared_path("data", "fer2013_csv_sample", "fer2013_first1167rows.csv"), "train")
     assert x.shape[1:] == (48, 48) and len(x) == len(y) > 1000 and set(y) <= set(range(7))
+
+
+def test_expression_columns_in_analyze(tmp_path, astronaut):
+    from PIL import Image
+
+    import pyfacs
+
+    Image.fromarray(astronaut).save(tmp_path / "a.png")
+    d = pyfacs.analyze(tmp_path / "a.png", au_model=None).data
+    probs = d[[c for c in d.columns if c.startswith("expr_") and c != "expr_label"]]
+    assert probs.shape[1] == 7 and abs(float(probs.sum(axis=1).iloc[0]) - 1) < 1e-4
+    assert d["expr_label"].iloc[0] == "happy"  # the astronaut smiles
+    wall = tmp_path / "wall.png"
+    Image.fromarray(np.full((200, 200, 3), 90, np.uint8)).save(wall)
+    empty = pyfacs.analyze(wall, au_model=None, output=tmp_path / "o.parquet").data
+    assert empty["expr_label"].isna().all()
+
+
+@pytest.mark.data
+def test_faces_cropped_fer_images_get_expressions(tmp_path):
+    import pyfacs
+
+    root = shared_path("data", "fer2013", "val", "happy")
+    files = sorted(root.iterdir())[:20]
+    d = pyfacs.analyze(files, faces_cropped=True, au_model=None).data
+    assert len(d) == 20 and (d["expr_label"] == "happy").mean() >= 0.6

@@ -65,6 +65,8 @@ def analyze(
                                                 "files can be had), 'openface.au-2.2', or 'none'")] = "auto",
     au_static: Annotated[bool, typer.Option("--au-static", help="Static AU models on videos too "
                                                                 "(OpenFace's -au_static)")] = False,
+    expression_model: Annotated[str, typer.Option(help="Expression head by registry name: 'auto' "
+                                                        "(esr9.fer2013), or 'none'")] = "auto",
     landmarks_from: Annotated[Optional[Path], typer.Option(help="Use the 68 landmarks of this OpenFace CSV "
                                                                 "instead of detecting (one video)")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar")] = False,
@@ -88,7 +90,7 @@ def analyze(
     paths = expand_inputs(inputs)  # fail early, before any file is written
     analyzer = Analyzer(landmarks=landmarks, max_faces=max_faces, faces_cropped=faces_cropped,
                         min_face_score=min_face_score, au_model=au_model, au_static=au_static,
-                        landmarks_from=landmarks_from)
+                        expression_model=expression_model, landmarks_from=landmarks_from)
     sink = open_sink(output, analyzer.columns, analyzer.metadata)
     annotator = None
     if annotate is not None:

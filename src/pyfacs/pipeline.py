@@ -37,6 +37,7 @@ class Analyzer:
     ``au_model``: ``"auto"`` (OpenFace 2.2's AU models when their files can be had, else no AU
     columns, said once in the log), a registry name such as ``"openface.au-2.2"``, or ``None``.
     ``au_static`` forces the static AU models on videos (OpenFace's ``-au_static``).
+    ``expression_model``: ``"auto"`` (pyfacs's ``esr9.fer2013``), a registry name, or ``None``.
     ``landmarks_from``: an OpenFace CSV whose 68 landmarks are used instead of detecting (one video).
     """
 
@@ -45,6 +46,7 @@ class Analyzer:
     def __init__(self, *, landmarks: Literal[68, 478] = 68, max_faces: int | None = None,
                  faces_cropped: bool = False, min_face_score: float = 0.5, detect_every: int = 10,
                  au_model: str | None = "auto", au_static: bool = False,
+                 expression_model: str | None = "auto",
                  landmarks_from: str | Path | None = None, num_threads: int = 1):
         if landmarks not in (68, 478):
             raise InputError(f"landmarks must be 68 or 478, not {landmarks}")
@@ -62,8 +64,13 @@ class Analyzer:
                                  detect_every=detect_every, with_iris=landmarks == 478,
                                  num_threads=num_threads)
         self.external = _ExternalLandmarks(landmarks_from) if landmarks_from is not None else None
+        from pyfacs.expression.heads import make_expression_head
+
         self.au_head = make_au_head(au_model, static=au_static)
-        self.columns = output_columns(landmarks=landmarks, extra=self.au_head.columns if self.au_head else ())
+        self.expression_head = make_expression_head(expression_model)
+        extra = (self.au_head.columns if self.au_head else []) + \
+            (self.expression_head.columns if self.expression_head else [])
+        self.columns = output_columns(landmarks=landmarks, extra=extra)
 
     @property
     def metadata(self) -> dict:
@@ -86,6 +93,9 @@ class Analyzer:
                                 "sha256": {f.path: f.sha256 for f in spec.files}}
         if self.external is not None:
             meta["landmarks_from"] = str(self.external.path)
+        if self.expression_head is not None:
+            spec = get_model(self.expression_head.name)
+            meta["expression_model"] = {"name": spec.name, "sha256": spec.files[0].sha256}
         return meta
 
     def reset(self) -> None:
@@ -153,6 +163,9 @@ class Analyzer:
                             self.au_head.add(n_rows + k, f.face_id, frame.rgb, f.lmk68)
                     rows = frame_rows(frame.source, frame.index, frame.timestamp_s, faces,
                                       landmarks=self.landmarks)
+                    if self.expression_head is not None:
+                        rows.update(self.expression_head.columns_for(frame.rgb, faces,
+                                                                     whole_image=self.faces_cropped))
                     pending.append(rows)
                     n_rows += len(rows["frame"])
                     if len(pending) >= self.CHUNK_FRAMES:
@@ -236,7 +249,8 @@ def _prefetch(frames: Iterator[Frame], depth: int = 8) -> Iterator[Frame]:
 def analyze(inputs: str | Path | Iterable[str | Path], *, output: str | Path | None = None,
             every: int = 1, landmarks: Literal[68, 478] = 68, max_faces: int | None = None,
             faces_cropped: bool = False, min_face_score: float = 0.5, au_model: str | None = "auto",
-            au_static: bool = False, landmarks_from: str | Path | None = None) -> FaceTable:
+            au_static: bool = False, expression_model: str | None = "auto",
+            landmarks_from: str | Path | None = None) -> FaceTable:
     """Analyse images, folders, globs or videos into a :class:`FaceTable` (and write it to ``output``
     if given: .parquet, .csv or .jsonl). Sources that cannot be read raise :class:`InputError` when
     they are the only input; with several inputs they are logged and skipped."""
@@ -245,7 +259,7 @@ def analyze(inputs: str | Path | Iterable[str | Path], *, output: str | Path | N
     inputs = list(inputs)
     analyzer = Analyzer(landmarks=landmarks, max_faces=max_faces, faces_cropped=faces_cropped,
                         min_face_score=min_face_score, au_model=au_model, au_static=au_static,
-                        landmarks_from=landmarks_from)
+                        expression_model=expression_model, landmarks_from=landmarks_from)
     chunks: list[pd.DataFrame] = []
     errors = analyzer.run(inputs, every=every, on_table=chunks.append,
                           on_error=lambda e: log.error("%s", e.message))

@@ -61,7 +61,10 @@ def columns_to_frame(batches: Sequence[dict[str, np.ndarray]], column_order: Seq
         chunks = []
         for b in batches:
             n = len(b["frame"])
-            chunks.append(b[c] if c in b else np.full(n, np.nan, np.float32))
+            if c in b:
+                chunks.append(b[c])
+            else:
+                chunks.append(np.full(n, None, object) if c == "expr_label" else np.full(n, np.nan, np.float32))
         parts[c] = np.concatenate(chunks)
     return _typed(pd.DataFrame(parts))
 

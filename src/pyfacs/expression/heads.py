@@ -1,0 +1,69 @@
+"""Expression heads as pipeline stages, chosen by registry name: ``expr_<label>`` probabilities and
+``expr_label`` per face."""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from pyfacs.errors import InputError, ModelUnavailableError
+from pyfacs.schema import expression_column
+
+log = logging.getLogger(__name__)
+
+EXPRESSION_HEADS = ("esr9.fer2013",)
+
+
+class ESRExpressionHead:
+    """pyfacs's ESR-9 trained on FER2013 (ONNX package data). Input: a FER2013-style 48×48 grey crop
+    (the whole image with ``--faces-cropped``)."""
+
+    def __init__(self, name: str = "esr9.fer2013"):
+        import onnxruntime as ort
+
+        from pyfacs.models import get_model
+        from pyfacs.models.hub import resolve_one
+
+        spec = get_model(name)
+        self.name = name
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = 1
+        self._session = ort.InferenceSession(str(resolve_one(spec)), opts, providers=["CPUExecutionProvider"])
+        self.labels = list(spec.labels)
+        self.columns = [expression_column(label) for label in self.labels] + ["expr_label"]
+
+    def crop(self, rgb: np.ndarray, face, *, whole_image: bool) -> np.ndarray:
+        import cv2
+
+        from pyfacs.face.align import fer_crop
+
+        if whole_image:
+            return cv2.resize(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), (48, 48), interpolation=cv2.INTER_AREA)
+        return fer_crop(rgb, face.mesh.points if face.mesh is not None else None, face.lmk68)
+
+    def __call__(self, crops: np.ndarray) -> np.ndarray:
+        """(n, 48, 48) uint8 → (n, n_labels) probabilities (the ensemble vote)."""
+        x = crops.astype(np.float32)[:, None] / 255.0 - 0.5
+        return self._session.run(None, {"input": x})[0][:, : len(self.labels)]
+
+    def columns_for(self, rgb: np.ndarray, faces, *, whole_image: bool) -> dict[str, np.ndarray]:
+        if not faces:
+            return {"expr_label": np.array([None], dtype=object)}
+        probs = self(np.stack([self.crop(rgb, f, whole_image=whole_image) for f in faces]))
+        cols = {expression_column(label): probs[:, k].astype(np.float32) for k, label in enumerate(self.labels)}
+        cols["expr_label"] = np.array([self.labels[i] for i in probs.argmax(1)], dtype=object)
+        return cols
+
+
+def make_expression_head(name: str | None) -> ESRExpressionHead | None:
+    if name in (None, "none"):
+        return None
+    if name == "auto":
+        try:
+            return ESRExpressionHead()
+        except ModelUnavailableError as exc:
+            log.warning("no expression columns: esr9.fer2013 is unavailable (%s)", exc)
+            return None
+    if name not in EXPRESSION_HEADS:
+        raise InputError(f"unknown expression model {name!r}; choose one of: {', '.join(EXPRESSION_HEADS)}, none")
+    return ESRExpressionHead(name)

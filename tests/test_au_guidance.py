@@ -1,0 +1,64 @@
+"""AU heatmaps from landmarks + codebook, CAM methods, the cosine alignment loss and the measures."""
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch", reason="needs the train extra (torch)")
+
+from pyfacs.au.heatmaps import CODEBOOK, au_heatmap, expression_heatmap  # noqa: E402
+from pyfacs.expression.cam import METHODS, activation_map, alignment_loss, interpretability  # noqa: E402
+
+
+def _face_landmarks(astronaut):
+    import pyfacs
+
+    return pyfacs.Analyzer(au_model=None, expression_model=None).faces(astronaut, still=True)[0].lmk68
+
+
+def test_heatmaps_sit_on_the_right_regions(astronaut):
+    lmk = _face_landmarks(astronaut)
+    happy = expression_heatmap(lmk, "happy", astronaut.shape[:2])
+    y, x = np.unravel_index(happy.argmax(), happy.shape)
+    mouth_y = lmk[48:68, 1].mean()
+    assert happy.max() == pytest.approx(1.0) and y > lmk[36:48, 1].mean()  # below the eyes
+    assert abs(y - mouth_y) < 40
+    brows = au_heatmap(lmk, [1, 2], astronaut.shape[:2])
+    assert np.unravel_index(brows.argmax(), brows.shape)[0] < lmk[36:48, 1].mean()
+    assert expression_heatmap(lmk, "neutral", (10, 10)).sum() == 0 and set(CODEBOOK) >= {"happy", "sad"}
+
+
+class _Tiny(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(1, 4, 3, padding=1)
+        self.fc = torch.nn.Linear(4, 3)
+
+    def forward(self, x):
+        return self.fc(torch.relu(self.conv(x)).mean((2, 3)))
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_cam_methods_find_the_evidence(method):
+    torch.manual_seed(0)
+    m = _Tiny()
+    with torch.no_grad():  # channel 0 detects bright pixels and votes for class 2
+        m.conv.weight.zero_()
+        m.conv.bias.zero_()
+        m.conv.weight[0, 0, 1, 1] = 1.0
+        m.fc.weight.zero_()
+        m.fc.weight[2, 0] = 1.0
+    x = torch.zeros(1, 1, 8, 8)
+    x[0, 0, 2, 5] = 1.0
+    cam = activation_map(m, m.conv, x, 2, method=method, fc=m.fc)
+    assert cam.shape == (1, 8, 8) and cam.argmax() == 2 * 8 + 5
+
+
+def test_alignment_loss_and_measures():
+    h = torch.zeros(1, 8, 8)
+    h[0, 2:4, 2:4] = 1
+    assert float(alignment_loss(h.clone(), h)) == pytest.approx(0.0, abs=1e-6)
+    far = torch.zeros(1, 8, 8)
+    far[0, 6, 6] = 1
+    assert float(alignment_loss(far, h)) == pytest.approx(1.0)
+    assert float(alignment_loss(far, torch.zeros(1, 8, 8))) == 0.0  # neutral: no AU cue
+    m = interpretability(h[0].numpy(), h[0].numpy(), top=0.05)  # 3 pixels, all inside the 4 hot ones
+    assert m["cosine"] == pytest.approx(1.0) and m["top_in_au_regions"] == 1.0
