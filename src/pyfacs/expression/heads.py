@@ -61,7 +61,7 @@ def make_expression_head(name: str | None) -> ESRExpressionHead | None:
     if name == "auto":
         try:
             return ESRExpressionHead()
-        except ModelUnavailableError as exc:
+        except (ModelUnavailableError, InputError) as exc:
             log.warning("no expression columns: esr9.fer2013 is unavailable (%s)", exc)
             return None
     if name not in EXPRESSION_HEADS:
