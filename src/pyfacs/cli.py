@@ -197,6 +197,26 @@ def reproduce(
 
 @app.command()
 @_one_line_errors
+def explain(
+    image: Annotated[Path, typer.Argument(help="An image with a face")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="PNG to write")] = Path("explain.png"),
+    method: Annotated[str, typer.Option(help="cam | gradcam | gradcam++ | layercam")] = "gradcam",
+) -> None:
+    """Show where the expression model looks (attention map) beside the AU cues of its prediction."""
+    from pyfacs.expression.cam import METHODS
+
+    if method not in METHODS or method == "cam":
+        raise InputError(f"--method must be one of {', '.join(m for m in METHODS if m != 'cam')} "
+                         "(plain CAM needs a single linear layer after pooling; ESR averages 9 branches)")
+    from pyfacs.expression.explain import explain as run_explain
+
+    res = run_explain(image, output, method=method)
+    extra = "".join(f", {k} {v:.3f}" for k, v in res.items() if k not in ("label", "probability", "method"))
+    typer.echo(f"{res['label']} ({res['probability']:.2f}){extra}; wrote {output}")
+
+
+@app.command()
+@_one_line_errors
 def models() -> None:
     """List the registered models, their tasks, licences and sources."""
     from pyfacs.models import list_models

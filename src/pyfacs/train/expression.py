@@ -120,6 +120,7 @@ def run_expression(cfg: TrainConfig, run_dir: Path, provenance: dict) -> dict:
                "params": int(sum(p.numel() for p in model.parameters()))}
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
     if cfg.export_full:
+        torch.save(model.state_dict(), run_dir / "model.pt")  # for gradients (pyfacs explain)
         from pyfacs.expression.esr import ESRVote
         from pyfacs.export.onnx import export_onnx
 

@@ -1,0 +1,79 @@
+"""``pyfacs explain``: where the expression model looks, next to where the AU codebook says it should.
+
+Needs the ``train`` extra (gradients): the shipped ESR's PyTorch weights, Grad-CAM (or another CAM
+method) over the shared base's last convolution, with the ensemble's probability of the predicted
+class as the score; the AU heatmap of that class is built from the face's landmarks in the crop."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from pyfacs.errors import InputError, require_extra
+
+
+def load_esr(name: str = "esr9.fer2013"):
+    torch = require_extra("torch", "train")
+    from pyfacs.expression.esr import ESR
+    from pyfacs.models import get_model
+    from pyfacs.models.hub import resolve
+
+    spec = get_model(name)
+    pt = [p for p in resolve(spec) if p.suffix == ".pt"]
+    if not pt:
+        raise InputError(f"{name} ships no PyTorch weights to explain")
+    model = ESR(spec.extra["ensemble_size"], n_classes=len(spec.labels), width=spec.extra["width"])
+    model.load_state_dict(torch.load(pt[0], map_location="cpu", weights_only=True))
+    return model.eval(), list(spec.labels)
+
+
+def explain(image: str | Path, output: str | Path, *, method: str = "gradcam") -> dict:
+    """Write a PNG (face crop | attention over it | AU heatmap of the predicted class) and return
+    the prediction and the interpretability measures."""
+    import cv2
+    import torch
+    import torch.nn.functional as F
+
+    from pyfacs.au.heatmaps import expression_heatmap
+    from pyfacs.expression.cam import activation_map, interpretability
+    from pyfacs.face.align import fer_crop
+    from pyfacs.io.media import read_image
+    from pyfacs.pipeline import Analyzer
+
+    rgb = read_image(Path(image))
+    faces = Analyzer(au_model=None, expression_model=None).faces(rgb, still=True)
+    if not faces:
+        raise InputError(f"no face found in {image}")
+    face = faces[0]
+    crop = fer_crop(rgb, face.mesh.points if face.mesh is not None else None, face.lmk68)
+    finder = Analyzer(faces_cropped=True, au_model=None, expression_model=None)
+    lmk_crop = finder.faces(np.repeat(crop[:, :, None], 3, 2))[0].lmk68
+    model, labels = load_esr()
+    x = torch.from_numpy(crop.astype(np.float32) / 255.0 - 0.5)[None, None].requires_grad_(False)
+
+    def score(out):
+        return F.softmax(out[0], -1).mean(1)
+
+    with torch.no_grad():
+        probs = score(model(x))[0].numpy()
+    k = int(probs.argmax())
+    last_conv = [m for m in model.base.modules() if isinstance(m, torch.nn.Conv2d)][-1]
+    with torch.enable_grad():
+        cam = activation_map(model, last_conv, x, k, method=method, score_fn=score)[0].numpy()
+    heat = expression_heatmap(lmk_crop, labels[k], crop.shape)
+    measures = interpretability(cam, heat) if heat.max() > 0 else {}
+    big = 192
+    crop_big = cv2.cvtColor(cv2.resize(crop, (big, big), interpolation=cv2.INTER_CUBIC), cv2.COLOR_GRAY2BGR)
+
+    def overlay(m: np.ndarray) -> np.ndarray:
+        m = cv2.resize(m.astype(np.float32), (big, big))
+        colour = cv2.applyColorMap((m * 255).astype(np.uint8), cv2.COLORMAP_JET)
+        return cv2.addWeighted(crop_big, 0.5, colour, 0.5, 0)
+
+    panel = np.hstack([crop_big, overlay(cam), overlay(heat)])
+    cv2.putText(panel, f"{labels[k]} {probs[k]:.2f}", (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1)
+    cv2.putText(panel, method, (big + 4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1)
+    cv2.putText(panel, "AU cues", (2 * big + 4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1)
+    if not cv2.imwrite(str(output), panel):
+        raise InputError(f"could not write {output}; use a .png path in an existing folder")
+    return {"label": labels[k], "probability": float(probs[k]), "method": method, **measures}
