@@ -101,3 +101,24 @@ def test_faces_cropped_fer_images_get_expressions(tmp_path):
     files = sorted(root.iterdir())[:20]
     d = pyfacs.analyze(files, faces_cropped=True, au_model=None).data
     assert len(d) == 20 and (d["expr_label"] == "happy").mean() >= 0.6
+
+
+def test_ferplus_and_rafdb_label_files(tmp_path):
+    from pyfacs.data.expression_lists import read_ferplus, read_rafdb
+
+    (tmp_path / "fer2013new.csv").write_text(
+        "Usage,Image name,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,NF\n"
+        "Training,fer0000000.png,4,0,0,1,3,2,0,0,0,0\n"
+        "Training,fer0000001.png,0,10,0,0,0,0,0,0,0,0\n"
+        "Training,fer0000002.png,5,5,0,0,0,0,0,0,0,0\n"
+        "Training,,0,0,0,0,0,0,0,0,0,10\n"
+        "PublicTest,fer0000003.png,0,0,0,0,0,0,0,0,10,0\n")
+    tr = read_ferplus(tmp_path / "fer2013new.csv")
+    assert tr["label"].tolist() == [0, 1, -1]  # tie → -1
+    assert read_ferplus(tmp_path / "fer2013new.csv", "PublicTest")["label"].tolist() == [-1]  # unknown
+    (tmp_path / "list_patition_label.txt").write_text("train_00001.jpg 5\ntest_0001.jpg 7\n")
+    r = read_rafdb(tmp_path / "list_patition_label.txt")
+    assert r["split"].tolist() == ["train", "test"] and r["label"].tolist() == [4, 6]
+    (tmp_path / "bad.txt").write_text("train_1.jpg 9\n")
+    with pytest.raises(Exception, match="bad.txt:1"):
+        read_rafdb(tmp_path / "bad.txt")
