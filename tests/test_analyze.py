@@ -116,3 +116,16 @@ def test_bad_options_are_input_errors():
         pyfacs.Analyzer(landmarks=100)
     with pytest.raises(InputError):
         pyfacs.Analyzer(max_faces=0)
+
+
+def test_summary_per_person():
+    data = pd.DataFrame({
+        "source": ["v"] * 5, "frame": [0, 0, 1, 1, 2], "timestamp_s": [0.0, 0.0, 0.5, 0.5, 1.0],
+        "face_id": pd.array([0, 1, 0, 1, pd.NA], dtype="Int64"),
+        "AU12_c": [1.0, 0.0, 0.0, 0.0, np.nan], "AU12_r": [2.0, 0.0, 1.0, 0.0, np.nan],
+        "expr_label": ["happy", "neutral", "neutral", "neutral", None],
+    })
+    s = pyfacs.FaceTable(data).summary().set_index("face_id")
+    assert s.loc[0, "frames"] == 2 and s.loc[0, "seconds"] == 0.5
+    assert s.loc[0, "AU12_rate"] == 0.5 and s.loc[0, "AU12_mean_r"] == 1.5
+    assert s.loc[0, "share_happy"] == 0.5 and s.loc[1, "share_neutral"] == 1.0

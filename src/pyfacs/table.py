@@ -129,6 +129,27 @@ class FaceTable:
     def expressions(self) -> pd.DataFrame:
         return self._select(("expr_",))
 
+    def summary(self) -> pd.DataFrame:
+        """One row per person (``source``, ``face_id``): frames, seconds seen, AU occurrence rates
+        (mean of ``AUxx_c``), mean AU intensities/probabilities (``AUxx_r``/``AUxx_p``), and the share
+        of frames with each expression label (``share_<label>``)."""
+        faces = self.faces
+        if faces.empty:
+            return pd.DataFrame(columns=["source", "face_id", "frames", "seconds"])
+        g = faces.groupby(["source", "face_id"], sort=True)
+        out = g.agg(frames=("frame", "size"), seconds=("timestamp_s", lambda t: float(t.max() - t.min())))
+        au_cols = [c for c in faces.columns if c.startswith("AU") and c[-2:] in ("_c", "_r", "_p")]
+        if au_cols:
+            means = g[au_cols].mean()
+            means.columns = [c.replace("_c", "_rate") if c.endswith("_c") else c.replace("_r", "_mean_r")
+                             .replace("_p", "_mean_p") for c in au_cols]
+            out = out.join(means)
+        if "expr_label" in faces:
+            shares = pd.crosstab([faces["source"], faces["face_id"]], faces["expr_label"], normalize="index")
+            shares.columns = [f"share_{c}" for c in shares.columns]
+            out = out.join(shares)
+        return out.reset_index()
+
     def to_pandas(self) -> pd.DataFrame:
         return self.data.copy()
 
