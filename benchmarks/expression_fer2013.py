@@ -25,7 +25,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "fer_val.parquet"
         t = time.perf_counter()
-        res = subprocess.run([sys.executable, "-m", "pyfacs.cli", "analyze", str(root / "val"), "-o", str(out),
+        res = subprocess.run([sys.executable, "-m", "pyfacs.cli", "analyze", str(root / "val" / "**" / "*.jpg"), "-o", str(out),
                               "--faces-cropped", "--au-model", "none", "-q"], capture_output=True, text=True)
         secs = time.perf_counter() - t
         if res.returncode:
@@ -36,7 +36,7 @@ def main() -> None:
     acc = float((merged["expr_label"] == merged["emotion"]).mean())
     print(f"FER2013 PublicTest via `pyfacs analyze --faces-cropped`: {len(merged)} of {len(val)} images, "
           f"accuracy {acc:.4f} ({secs:.0f} s, {len(df) / secs:.0f} images/s end to end)")
-    per = merged.groupby("emotion").apply(lambda g: (g["expr_label"] == g["emotion"]).mean(), include_groups=False)
+    per = (merged["expr_label"] == merged["emotion"]).groupby(merged["emotion"]).mean()
     print("per-class recall: " + ", ".join(f"{k} {v:.3f}" for k, v in per.items()))
 
     import onnx

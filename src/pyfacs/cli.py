@@ -210,7 +210,7 @@ def explain(
                          "(plain CAM needs a single linear layer after pooling; ESR averages 9 branches)")
     from pyfacs.expression.explain import explain as run_explain
 
-    res = run_explain(image, output, method=method)
+    res = run_explain(_sample_path() if str(image) == "sample" else image, output, method=method)
     extra = "".join(f", {k} {v:.3f}" for k, v in res.items() if k not in ("label", "probability", "method"))
     typer.echo(f"{res['label']} ({res['probability']:.2f}){extra}; wrote {output}")
 

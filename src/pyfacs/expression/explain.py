@@ -1,8 +1,8 @@
 """``pyfacs explain``: where the expression model looks, next to where the AU codebook says it should.
 
 Needs the ``train`` extra (gradients): the shipped ESR's PyTorch weights, Grad-CAM (or another CAM
-method) over the shared base's last convolution, with the ensemble's probability of the predicted
-class as the score; the AU heatmap of that class is built from the face's landmarks in the crop."""
+method) over each branch's last convolution, averaged, with the ensemble's probability of the
+predicted class as the score; the AU heatmap of that class is built from the face's landmarks in the crop."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -57,9 +57,13 @@ def explain(image: str | Path, output: str | Path, *, method: str = "gradcam") -
     with torch.no_grad():
         probs = score(model(x))[0].numpy()
     k = int(probs.argmax())
-    last_conv = [m for m in model.base.modules() if isinstance(m, torch.nn.Conv2d)][-1]
+    # the ensemble's map: the mean of each branch's map over its own last convolution (the shared
+    # base's maps are coarse and dominated by border effects)
     with torch.enable_grad():
-        cam = activation_map(model, last_conv, x, k, method=method, score_fn=score)[0].numpy()
+        maps = [activation_map(model, [m for m in b.modules() if isinstance(m, torch.nn.Conv2d)][-1], x, k,
+                               method=method, score_fn=score)[0].numpy() for b in model.branches]
+    cam = np.mean(maps, 0)
+    cam = (cam - cam.min()) / max(float(cam.max() - cam.min()), 1e-12)
     heat = expression_heatmap(lmk_crop, labels[k], crop.shape)
     measures = interpretability(cam, heat) if heat.max() > 0 else {}
     big = 192

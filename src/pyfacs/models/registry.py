@@ -94,6 +94,20 @@ def _load_builtin() -> None:
         notes="AUDetNet (z1 of a disentangled autoencoder) on aligned 48x48 grey faces; "
               "CK+ subject-independent CV mean F1 0.822 (docs/au-models.md).",
     ))
+    register(ModelSpec(
+        name="esr9.fer2013",
+        task="expression",
+        files=(ModelFile("models/data/esr9.fer2013.onnx",
+                         "7ca7eb793f6041a5cc831c85072c026e43d48e7e2bd96e518bcbb30ddcf60317", "pyfacs"),
+               ModelFile("models/data/esr9.fer2013.pt",
+                         "5841ff4b261ad484efb61de2c8fdf90398f71a0b8c68d6648552b462846a8007", "pyfacs")),
+        licence="trained by pyfacs on FER2013 (research use)",
+        source="pyfacs package data; reproduce with `pyfacs train configs/expression/esr9_fer2013.yaml`",
+        labels=("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"),
+        input_size=(48, 48),
+        notes="ESR-9 (width 16); FER2013 PublicTest accuracy 0.652 (docs/expression.md).",
+        extra={"ensemble_size": 9, "width": 16},
+    ))
     from pyfacs.models.openface_au import SPEC as openface_au
 
     register(openface_au)
