@@ -8,20 +8,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from pyfacs.train.augment import shift_flip, to_tensor
 from pyfacs.train.config import TrainConfig
-
-
-def _tensor(images: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(images.astype(np.float32) / 255.0 - 0.5).unsqueeze(1)
-
-
-def _augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    b = x.shape[0]
-    flip = torch.rand(b, generator=gen) < 0.5
-    x = torch.where(flip[:, None, None, None], x.flip(-1), x)
-    pad = F.pad(x, (4, 4, 4, 4), mode="replicate")
-    dx, dy = torch.randint(0, 9, (2, b), generator=gen)
-    return torch.stack([pad[i, :, dy[i]:dy[i] + 48, dx[i]:dx[i] + 48] for i in range(b)])
 
 
 @torch.no_grad()
@@ -29,7 +17,7 @@ def evaluate(model, images: np.ndarray, labels: np.ndarray, batch: int = 256) ->
     from sklearn.metrics import confusion_matrix
 
     model.eval()
-    logits = torch.cat([model(_tensor(images[i:i + batch]))[0] for i in range(0, len(images), batch)])
+    logits = torch.cat([model(to_tensor(images[i:i + batch]))[0] for i in range(0, len(images), batch)])
     probs = F.softmax(logits, -1)  # (n, N, C)
     ens = probs.mean(1).argmax(-1).numpy()
     branch_acc = [(probs[:, k].argmax(-1).numpy() == labels).mean() for k in range(probs.shape[1])]
@@ -54,7 +42,7 @@ def fit_esr(model, images, labels, cfg: TrainConfig, *, on_epoch=None, start_epo
         opt.load_state_dict(state["opt"])
         sched.load_state_dict(state["sched"])
         gen.set_state(state["gen"])
-    x, y = _tensor(images), torch.from_numpy(np.array(labels))
+    x, y = to_tensor(images), torch.from_numpy(np.array(labels))
     n = len(model.branches)
     from pyfacs.expression.esr import diversity_loss
 
@@ -67,7 +55,7 @@ def fit_esr(model, images, labels, cfg: TrainConfig, *, on_epoch=None, start_epo
             if len(idx) < 2:
                 sched.step()
                 continue
-            logits, _ = model(_augment(x[idx], gen))
+            logits, _ = model(shift_flip(x[idx], gen, 4))
             loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y[idx].repeat_interleave(n))
             if cfg.model.diversify:
                 loss = loss + cfg.model.diversify * diversity_loss(logits)

@@ -5,6 +5,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from pyfacs.train.augment import shift_flip, to_tensor
 from pyfacs.train.config import ModelConfig, OptimConfig
 
 
@@ -15,24 +16,10 @@ def build_mefarg(cfg: ModelConfig, n_aus: int) -> nn.Module:
                   in_chans=1, width=cfg.width, small_input=True)
 
 
-def _to_tensor(images: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(images.astype(np.float32) / 255.0 - 0.5).unsqueeze(1)
-
-
-def _augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """Random ±3 px shifts and horizontal flips (most AUs are bilateral), from a seeded generator."""
-    b = x.shape[0]
-    flip = torch.rand(b, generator=gen) < 0.5
-    x = torch.where(flip[:, None, None, None], x.flip(-1), x)
-    pad = nn.functional.pad(x, (3, 3, 3, 3), mode="replicate")
-    dx, dy = torch.randint(0, 7, (2, b), generator=gen)
-    return torch.stack([pad[i, :, dy[i]:dy[i] + x.shape[2], dx[i]:dx[i] + x.shape[3]] for i in range(b)])
-
-
 def fit_mefarg(model: nn.Module, images: np.ndarray, labels: np.ndarray, optim: OptimConfig, seed: int,
                *, on_epoch=None, start_epoch: int = 0, state: dict | None = None) -> nn.Module:
     """Train with BCE (positives weighted by the label balance) and AdamW; deterministic for a seed."""
-    x, y = _to_tensor(images), torch.from_numpy(labels)
+    x, y = to_tensor(images), torch.from_numpy(labels)
     pos = y.mean(0).clamp(0.05, 0.95)
     loss_fn = nn.BCEWithLogitsLoss(pos_weight=(1 - pos) / pos)
     opt = torch.optim.AdamW(model.parameters(), lr=optim.lr, weight_decay=optim.weight_decay)
@@ -51,7 +38,7 @@ def fit_mefarg(model: nn.Module, images: np.ndarray, labels: np.ndarray, optim: 
             if len(idx) < 2:  # BatchNorm needs two samples
                 continue
             opt.zero_grad()
-            loss = loss_fn(model(_augment(x[idx], gen)), y[idx])
+            loss = loss_fn(model(shift_flip(x[idx], gen, 3)), y[idx])
             loss.backward()
             opt.step()
         sched.step()
@@ -64,7 +51,7 @@ def fit_mefarg(model: nn.Module, images: np.ndarray, labels: np.ndarray, optim: 
 @torch.no_grad()
 def predict_mefarg(model: nn.Module, images: np.ndarray) -> np.ndarray:
     model.eval()
-    return torch.sigmoid(model(_to_tensor(images))).numpy()
+    return torch.sigmoid(model(to_tensor(images))).numpy()
 
 
 def hog_features(images: np.ndarray) -> np.ndarray:
@@ -134,4 +121,4 @@ def fit_predict_audetnet(cfg, train_images: np.ndarray, train_labels: np.ndarray
     """AU probabilities for ``test_images`` from z1, after training on the rest."""
     model = fit_audetnet(cfg, train_images, train_labels)
     with torch.no_grad():
-        return torch.sigmoid(model(_to_tensor(test_images))).numpy()
+        return torch.sigmoid(model(to_tensor(test_images))).numpy()

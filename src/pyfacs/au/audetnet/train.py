@@ -31,6 +31,14 @@ def _gradient_penalty(disc, real: torch.Tensor, fake: torch.Tensor, gen: torch.G
     return ((g.flatten(1).norm(dim=1) - 1) ** 2).mean()
 
 
+def _disc_loss(disc, real: torch.Tensor, fake: torch.Tensor, penalty: float, gen: torch.Generator) -> torch.Tensor:
+    """BCE for 'real is original, fake is not', plus ``penalty`` × the gradient penalty."""
+    ones, zeros = torch.ones(len(real)), torch.zeros(len(real))
+    loss = (F.binary_cross_entropy(_p_original(disc(real)).clamp(1e-6, 1 - 1e-6), ones)
+            + F.binary_cross_entropy(_p_original(disc(fake)).clamp(1e-6, 1 - 1e-6), zeros))
+    return loss + penalty * _gradient_penalty(disc, real, fake, gen)
+
+
 def _adam(net, hp: dict):
     params = [p for p in net.parameters() if p.requires_grad]
     return torch.optim.Adam(params, lr=hp.get("learning_rate", 1e-3), betas=(hp.get("beta1", 0.5), hp.get("beta2", 0.999)))
@@ -77,19 +85,15 @@ def train_audetnet(nets: AUDetNetworks, images: np.ndarray, labels: np.ndarray, 
             perm = torch.roll(torch.arange(len(idx)), 1)  # every z2 moves to another image
             shuffled = torch.cat([z1, z2[perm]], 1)
             # discriminators: every batch
-            zd, sd = z.detach(), shuffled.detach()
-            d_loss = (F.binary_cross_entropy(_p_original(nets.discriminator(zd)).clamp(1e-6, 1 - 1e-6), torch.ones(len(idx)))
-                      + F.binary_cross_entropy(_p_original(nets.discriminator(sd)).clamp(1e-6, 1 - 1e-6), torch.zeros(len(idx))))
-            d_loss = d_loss + lo.get("gradient_loss_lambda_discr", 0.0) * _gradient_penalty(nets.discriminator, zd, sd, gen)
+            d_loss = _disc_loss(nets.discriminator, z.detach(), shuffled.detach(),
+                                lo.get("gradient_loss_lambda_discr", 0.0), gen)
             opt_d.zero_grad()
             d_loss.backward()
             opt_d.step()
             recon = nets.decoder(z)
             if opt_i is not None:
-                rd = recon.detach()
-                i_loss = (F.binary_cross_entropy(_p_original(nets.image_discriminator(x)).clamp(1e-6, 1 - 1e-6), torch.ones(len(idx)))
-                          + F.binary_cross_entropy(_p_original(nets.image_discriminator(rd)).clamp(1e-6, 1 - 1e-6), torch.zeros(len(idx))))
-                i_loss = i_loss + lo.get("gradient_loss_lambda_img_discr", 0.0) * _gradient_penalty(nets.image_discriminator, x, rd, gen)
+                i_loss = _disc_loss(nets.image_discriminator, x, recon.detach(),
+                                    lo.get("gradient_loss_lambda_img_discr", 0.0), gen)
                 opt_i.zero_grad()
                 i_loss.backward()
                 opt_i.step()
