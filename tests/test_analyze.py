@@ -129,3 +129,12 @@ def test_summary_per_person():
     assert s.loc[0, "frames"] == 2 and s.loc[0, "seconds"] == 0.5
     assert s.loc[0, "AU12_rate"] == 0.5 and s.loc[0, "AU12_mean_r"] == 1.5
     assert s.loc[0, "share_happy"] == 0.5 and s.loc[1, "share_neutral"] == 1.0
+
+
+def test_embedded_au_values_survive_chunking(face_video, monkeypatch):
+    """Rows leave in chunks; a per-face AU head's values must land on the right rows of each chunk."""
+    monkeypatch.setattr(pyfacs.Analyzer, "CHUNK_FRAMES", 16)
+    t = pyfacs.analyze(face_video, au_model="audetnet.ckplus", expression_model=None)
+    faces = t.data[t.data["face_id"].notna()]
+    assert len(faces) == 40 and faces["AU12_p"].notna().all()
+    assert t.data.loc[t.data["face_id"].isna(), "AU12_p"].isna().all()

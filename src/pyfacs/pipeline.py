@@ -147,11 +147,22 @@ class Analyzer:
         if self.au_head is not None:
             self.au_head.begin(video=not still)
 
+        # a head that needs the whole source (OpenFace's per-person calibration) holds the rows until
+        # the source ends; the others' values go out with each chunk, so memory stays flat
+        hold = self.au_head is not None and self.au_head.whole_source
+        start = [0]  # row number of the first pending row within the source
+
         def flush() -> None:
             if pending:
                 df = columns_to_frame(pending, self.columns)
                 pending.clear()
-                held.append(df) if self.au_head is not None else on_table(df)
+                if hold:
+                    held.append(df)
+                    return
+                if self.au_head is not None:
+                    _fill(df, self.au_head.finish(), self.au_head.columns, offset=start[0])
+                start[0] += len(df)
+                on_table(df)
 
         try:
             for frame in _prefetch(iter_frames(path)):
@@ -176,13 +187,17 @@ class Analyzer:
                     on_progress(str(path), frame.index + 1, total)
         finally:  # on a decoding error too: the rows up to there are kept
             flush()
-            if self.au_head is not None and held:
+            if held:
                 df = pd.concat(held, ignore_index=True)
-                values = self.au_head.finish()
-                if values:
-                    idx = np.fromiter(values, np.int64)
-                    df.loc[idx, self.au_head.columns] = np.stack([values[i] for i in idx]).astype(np.float32)
+                _fill(df, self.au_head.finish(), self.au_head.columns, offset=0)
                 on_table(df)
+
+
+def _fill(df: pd.DataFrame, values: dict[int, np.ndarray], columns: list[str], *, offset: int) -> None:
+    """Write a head's per-row values (keyed by row number within the source) into ``df``."""
+    if values:
+        rows = np.fromiter(values, np.int64)
+        df.loc[rows - offset, columns] = np.stack([values[r] for r in rows]).astype(np.float32)
 
 
 class _ExternalLandmarks:

@@ -30,6 +30,7 @@ class _FaceTrack:
 
 class OpenFaceAUHead:
     name = "openface.au-2.2"
+    whole_source = True  # per-person medians, calibration and smoothing need the whole video
 
     def __init__(self, *, static: bool = False):
         from pyfacs.au.openface.predictor import OpenFaceAU
@@ -76,6 +77,7 @@ class EmbeddedAUHead:
 
     name = "audetnet.ckplus"
     static = True
+    whole_source = False  # one face at a time
 
     def __init__(self):
         import onnxruntime as ort
