@@ -26,7 +26,7 @@ CLIP = ("media", "openface_samples", "2015-10-15-15-14.avi")
 def run_cli(video: Path, out: Path, au_model: str = "none") -> tuple[float, float]:
     """Wall seconds and peak RSS (MB) of one `pyfacs analyze` run in a child process."""
     code = ("import sys; from pyfacs.cli import main; sys.argv=['pyfacs','analyze',"
-            f"{str(video)!r},'-o',{str(out)!r},'-q','--au-model',{au_model!r}]\n"
+            f"{str(video)!r},'-o',{str(out)!r},'-q','--au-model',{au_model!r},'--expression-model','none']\n"
             "try:\n    main()\nexcept SystemExit:\n    pass\n"
             # VmHWM: this process's own peak RSS (ru_maxrss would inherit the parent's across fork)
             "print([l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')][0], file=sys.stderr)")
