@@ -62,3 +62,41 @@ def test_alignment_loss_and_measures():
     assert float(alignment_loss(far, torch.zeros(1, 8, 8))) == 0.0  # neutral: no AU cue
     m = interpretability(h[0].numpy(), h[0].numpy(), top=0.05)  # 3 pixels, all inside the 4 hot ones
     assert m["cosine"] == pytest.approx(1.0) and m["top_in_au_regions"] == 1.0
+
+
+def test_batched_class_heatmaps_match_the_numpy_ones(astronaut):
+    from pyfacs.data.fer2013 import LABELS
+    from pyfacs.expression.guidance import ClassHeatmaps
+
+    lmk = _face_landmarks(astronaut)
+    size = astronaut.shape[0]  # square image
+    maps = ClassHeatmaps(LABELS, size, size=size)(torch.tensor(lmk, dtype=torch.float32)[None].repeat(len(LABELS), 1, 1),
+                                                 torch.arange(len(LABELS)))
+    for k, label in enumerate(LABELS):
+        ref = expression_heatmap(lmk, label, (size, size))
+        assert np.abs(maps[k].numpy() - ref).max() < 1e-3, label
+
+
+def test_augmentation_moves_landmarks_with_the_face():
+    from pyfacs.train.augment import random_affine
+
+    x = torch.zeros(16, 1, 48, 48)
+    pts = torch.tensor([[[10.0, 30.0]]]).repeat(16, 1, 1)
+    x[:, 0, 30, 10] = 1.0
+    out, moved = random_affine(x, torch.Generator().manual_seed(3), erase=0.0, points=pts)
+    for i in range(16):
+        y, xx = np.unravel_index(out[i, 0].argmax().item(), (48, 48))
+        assert abs(xx - moved[i, 0, 0].item()) <= 1.0 and abs(y - moved[i, 0, 1].item()) <= 1.0
+    again, _ = random_affine(x, torch.Generator().manual_seed(3), erase=0.0, points=pts)
+    assert torch.equal(out, again)  # seeded: runs repeat
+
+
+def test_guidance_loss_rewards_maps_on_the_au_regions():
+    from pyfacs.expression.guidance import guidance_loss
+
+    heat = torch.zeros(2, 12, 12)
+    heat[:, 8:10, 3:9] = 1.0  # "mouth corners"
+    on = heat[:, None].repeat(1, 3, 1, 1)
+    off = torch.zeros_like(on)
+    off[:, :, 1:3, 3:9] = 1.0
+    assert float(guidance_loss(on, heat)) < 1e-5 < 0.9 < float(guidance_loss(off, heat))

@@ -82,3 +82,14 @@ def test_smoke_configs_reproduce(tmp_path, config):
     assert res.returncode == 0, res.stderr
     res = subprocess.run(run + ["reproduce", str(tmp_path / "r")], capture_output=True, text=True)
     assert res.returncode == 0 and "identical" in res.stdout, res.stderr
+
+
+def test_float16_weights_keep_the_outputs(tmp_path):
+    from pyfacs.expression.esr import ESR, ESRVote
+    from pyfacs.export.onnx import export_onnx, halve_weights
+
+    torch.manual_seed(0)
+    path = tmp_path / "m.onnx"
+    export_onnx(ESRVote(ESR(2, width=8), flip_average=True), path, input_shape=(1, 1, 48, 48), metadata={})
+    size = path.stat().st_size
+    assert halve_weights(path) < 2e-3 and path.stat().st_size < 0.6 * size

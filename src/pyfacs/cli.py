@@ -161,6 +161,11 @@ def train(
         cv = metrics["cv"]
         typer.echo(f"{cfg.name}: mean F1 {cv['mean_f1']:.3f} over {len(cv['per_au'])} AUs "
                    f"(subject-independent CV); wrote {out}/metrics.json")
+    elif "sequence" in metrics:
+        seq, one = metrics["sequence"], metrics["per_frame"]
+        typer.echo(f"{cfg.name}: held-out agreement {seq['mean_agreement']:.3f} with {metrics['window']}-frame "
+                   f"windows, {one['mean_agreement']:.3f} per frame (mean F1 {seq['mean_f1']:.3f} vs "
+                   f"{one['mean_f1']:.3f}); wrote {out}/metrics.json")
     else:
         v = metrics["val"]
         typer.echo(f"{cfg.name}: validation accuracy {v['ensemble_accuracy']:.3f} (ensemble), "

@@ -15,6 +15,7 @@ import pandas as pd
 from pyfacs import schema
 from pyfacs.errors import InputError
 from pyfacs.face.faces import Face, FaceFinder
+from pyfacs.face.track import IdentityTracker
 from pyfacs.io.media import Frame, expand_inputs, is_video, iter_frames, video_frame_count
 from pyfacs.table import FaceTable, columns_to_frame, frame_rows, output_columns
 
@@ -60,6 +61,7 @@ class Analyzer:
 
         self.landmarks = landmarks
         self.faces_cropped = faces_cropped
+        self.identities = IdentityTracker()
         self.finder = FaceFinder(max_faces=1 if faces_cropped else max_faces, min_face_score=min_face_score,
                                  detect_every=detect_every, with_iris=landmarks == 478,
                                  num_threads=num_threads)
@@ -100,6 +102,7 @@ class Analyzer:
 
     def reset(self) -> None:
         self.finder.reset()
+        self.identities.reset()
 
     def faces(self, rgb: np.ndarray, *, still: bool = False, index: int = 0) -> list[Face]:
         """Faces in one RGB uint8 frame (H, W, 3); ``index`` is the frame number within its source."""
@@ -110,7 +113,8 @@ class Analyzer:
         if self.faces_cropped:
             face = self.finder.cropped(rgb)
             return [face] if face is not None else []
-        return self.finder(rgb, still=still)
+        faces = self.finder(rgb, still=still)
+        return faces if still else self.identities(rgb, faces, index)
 
     def run(self, inputs: Iterable[str | Path], *, every: int = 1,
             on_table: Callable[[pd.DataFrame], None],
@@ -154,6 +158,10 @@ class Analyzer:
 
         def flush() -> None:
             if pending:
+                if self.identities.relabel:  # persons merged since these rows were made
+                    for rows in pending:
+                        rows["face_id"] = np.array([i if pd.isna(i) else self.identities.final_id(int(i))
+                                                    for i in rows["face_id"]], dtype=object)
                 df = columns_to_frame(pending, self.columns)
                 pending.clear()
                 if hold:
@@ -179,13 +187,14 @@ class Analyzer:
                                                                      whole_image=self.faces_cropped))
                     pending.append(rows)
                     n_rows += len(rows["frame"])
-                    if len(pending) >= self.CHUNK_FRAMES:
-                        flush()
+                    if len(pending) >= self.CHUNK_FRAMES and not self.identities.unsettled:
+                        flush()  # (never while a new person may still turn out to be an earlier one)
                 if on_frame:
                     on_frame(frame, faces)  # faces is None on frames that were not analysed
                 if on_progress:
                     on_progress(str(path), frame.index + 1, total)
         finally:  # on a decoding error too: the rows up to there are kept
+            self.identities.settle()
             flush()
             if held:
                 df = pd.concat(held, ignore_index=True)

@@ -150,6 +150,19 @@ class FaceTable:
             out = out.join(shares)
         return out.reset_index()
 
+    def smoothed(self, *, window: int = 5, method: str = "centered", columns: Sequence[str] | None = None
+                 ) -> "FaceTable":
+        """A copy with AU intensities/probabilities and expression probabilities (or ``columns``)
+        smoothed over time per person; ``method`` ``centered`` (lag 0, offline) or ``causal`` (lag
+        (window - 1) / 2 frames). See :mod:`pyfacs.temporal.smoothing`."""
+        from pyfacs.temporal.smoothing import smooth_columns
+
+        if columns is None:
+            columns = [c for c in self.data.columns
+                       if (c.startswith("AU") and c[-2:] in ("_r", "_p")) or (c.startswith("expr_") and c != "expr_label")]
+        meta = {**self.metadata, "smoothing": {"window": window, "method": method, "columns": list(columns)}}
+        return FaceTable(smooth_columns(self.data, list(columns), window=window, method=method), meta)
+
     def to_pandas(self) -> pd.DataFrame:
         return self.data.copy()
 

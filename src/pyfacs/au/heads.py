@@ -17,7 +17,7 @@ from pyfacs.schema import au_column
 
 log = logging.getLogger(__name__)
 
-AU_HEADS = ("openface.au-2.2", "audetnet.ckplus")
+AU_HEADS = ("openface.au-2.2", "audetnet.ckplus", "ausequence.openface-clip")
 
 
 @dataclass
@@ -98,12 +98,15 @@ class EmbeddedAUHead:
     def begin(self, *, video: bool) -> None:
         self._values = {}
 
-    def add(self, row: int, face_id: int, rgb: np.ndarray, lmk68: np.ndarray) -> None:
+    def logits(self, rgb: np.ndarray, lmk68: np.ndarray) -> np.ndarray:
+        """(n_aus,) presence logits of one face (the AU features of the sequence model too)."""
         from pyfacs.face.align import aligned_gray
 
         x = aligned_gray(rgb, lmk68, self.size).astype(np.float32)[None, None] / 255.0 - 0.5
-        logits = self._session.run(None, {"input": x})[0][0]
-        p = 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
+        return self._session.run(None, {"input": x})[0][0].astype(np.float64)
+
+    def add(self, row: int, face_id: int, rgb: np.ndarray, lmk68: np.ndarray) -> None:
+        p = 1.0 / (1.0 + np.exp(-self.logits(rgb, lmk68)))
         self._values[row] = np.concatenate([p, (p >= 0.5).astype(np.float64)])
 
     def finish(self) -> dict[int, np.ndarray]:
@@ -111,7 +114,52 @@ class EmbeddedAUHead:
         return out
 
 
-def make_au_head(name: str | None, *, static: bool = False) -> OpenFaceAUHead | EmbeddedAUHead | None:
+class SequenceAUHead:
+    """The AU sequence model (``ausequence.*``): each face's AUs at a frame from a window of that
+    face's consecutive analysed frames (edges repeated), so it needs the whole source. Per frame it
+    uses the embedded AU model's logits and the landmark shape. Columns: ``AUxx_p``, ``AUxx_c``."""
+
+    static = False
+    whole_source = True
+
+    def __init__(self, name: str = "ausequence.openface-clip"):
+        import onnxruntime as ort
+
+        from pyfacs.models import get_model
+        from pyfacs.models.hub import resolve_one
+
+        spec = get_model(name)
+        self.name = name
+        self.window = int(spec.extra["window"])
+        self._session = ort.InferenceSession(str(resolve_one(spec)), providers=["CPUExecutionProvider"])
+        self._frame_model = EmbeddedAUHead()
+        aus = [int(label[2:]) for label in spec.labels]
+        self.columns = [au_column(a, "p") for a in aus] + [au_column(a, "c") for a in aus]
+        self._feats: dict[int, list[tuple[int, np.ndarray]]] = {}
+
+    def begin(self, *, video: bool) -> None:
+        self._feats = {}
+
+    def add(self, row: int, face_id: int, rgb: np.ndarray, lmk68: np.ndarray) -> None:
+        from pyfacs.temporal.sequence import global_features
+
+        f = np.concatenate([self._frame_model.logits(rgb, lmk68), global_features(lmk68)]).astype(np.float32)
+        self._feats.setdefault(face_id, []).append((row, f))
+
+    def finish(self) -> dict[int, np.ndarray]:
+        from pyfacs.temporal.sequence import windows
+
+        out: dict[int, np.ndarray] = {}
+        for rows_feats in self._feats.values():
+            rows = [r for r, _ in rows_feats]
+            p = self._session.run(None, {"input": windows(np.stack([f for _, f in rows_feats]), self.window)})[0]
+            for row, pr in zip(rows, p.astype(np.float64)):
+                out[row] = np.concatenate([pr, (pr >= 0.5).astype(np.float64)])
+        self._feats = {}
+        return out
+
+
+def make_au_head(name: str | None, *, static: bool = False) -> OpenFaceAUHead | EmbeddedAUHead | SequenceAUHead | None:
     """The head called ``name``. ``"auto"`` is OpenFace's when its files can be had; otherwise, said
     in one log line, pyfacs's embedded ``audetnet.ckplus`` (never invented values)."""
     if name in (None, "none"):
@@ -124,4 +172,8 @@ def make_au_head(name: str | None, *, static: bool = False) -> OpenFaceAUHead | 
             return EmbeddedAUHead()
     if name not in AU_HEADS:
         raise InputError(f"unknown AU model {name!r}; choose one of: {', '.join(AU_HEADS)}, none")
-    return EmbeddedAUHead() if name == EmbeddedAUHead.name else OpenFaceAUHead(static=static)
+    if name == EmbeddedAUHead.name:
+        return EmbeddedAUHead()
+    if name.startswith("ausequence."):
+        return SequenceAUHead(name)
+    return OpenFaceAUHead(static=static)

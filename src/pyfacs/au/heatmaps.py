@@ -44,3 +44,18 @@ def expression_heatmap(lmk68: np.ndarray, label: str, shape: tuple[int, int]) ->
     if label not in CODEBOOK:
         raise ValueError(f"no codebook entry for {label!r}; known: {sorted(CODEBOOK)}")
     return au_heatmap(lmk68, CODEBOOK[label], shape)
+
+
+def codebook_point_weights(labels) -> tuple[np.ndarray, np.ndarray]:
+    """For batched heatmaps: ``W`` (n_labels, P, 68) with ``W[c] @ lmk68`` = the AU points of class
+    ``c``'s codebook (midpoints as two 0.5 weights), and ``valid`` (n_labels, P) marking real points."""
+    rows = [[(list(p), [0.5, 0.5]) if isinstance(p, tuple) else ([p], [1.0])
+             for au in CODEBOOK[label] for p in AU_LOCATIONS[au]] for label in labels]
+    n_points = max(1, max(len(r) for r in rows))
+    w = np.zeros((len(labels), n_points, 68), np.float32)
+    valid = np.zeros((len(labels), n_points), bool)
+    for c, r in enumerate(rows):
+        for k, (idx, wt) in enumerate(r):
+            w[c, k, idx] = wt
+            valid[c, k] = True
+    return w, valid

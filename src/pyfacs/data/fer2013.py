@@ -45,3 +45,36 @@ def load_fer2013_csv(path: str | Path, split: str = "train") -> tuple[np.ndarray
     images = np.stack([np.array(p.split(), np.uint8).reshape(48, 48) for p in df["pixels"]]) if len(df) else \
         np.zeros((0, 48, 48), np.uint8)
     return images, df["emotion"].to_numpy(np.int64)
+
+
+def crop_landmarks(images: np.ndarray, progress=None) -> np.ndarray:
+    """(n, 68, 2) float32 landmarks of face crops (n, H, W) uint8, in crop pixels (FaceMesh, no detection)."""
+    from pyfacs.face.faces import FaceFinder
+
+    finder = FaceFinder(max_faces=1)
+    out = np.zeros((len(images), 68, 2), np.float32)
+    for i, im in enumerate(images):
+        out[i] = finder.cropped(np.repeat(im[:, :, None], 3, 2)).lmk68
+        if progress:
+            progress(i + 1, len(images))
+    return out
+
+
+def cached_landmarks(cache: str | Path, images: np.ndarray) -> np.ndarray:
+    """Landmarks of ``images`` from the cache file, keyed by the images' SHA-256 (computed and added
+    when absent, so that a cache never answers for other images)."""
+    import hashlib
+    import logging
+    import os
+
+    cache = Path(cache)
+    key = "lmk_" + hashlib.sha256(images.tobytes()).hexdigest()[:24]
+    stored = dict(np.load(cache)) if cache.is_file() else {}
+    if key not in stored:
+        logging.getLogger(__name__).info("landmarks of %d images → %s", len(images), cache)
+        stored[key] = crop_landmarks(images)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_name(f"{cache.stem}.{os.getpid()}.tmp.npz")  # concurrent runs: no clash
+        np.savez_compressed(tmp, **stored)
+        tmp.replace(cache)
+    return stored[key].astype(np.float32)

@@ -49,3 +49,34 @@ def read_metadata(path: str | Path) -> dict:
         except json.JSONDecodeError:
             out[k] = v
     return out
+
+
+def halve_weights(path: str | Path, atol: float = 2e-3, min_size: int = 1024) -> float:
+    """Store ``path``'s large float32 weights as float16, each followed by a Cast back to float32
+    (half the file; ONNX Runtime folds the casts at load). Computation stays float32. Returns the max
+    abs output change on random inputs; more than ``atol`` is an error."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    path = Path(path)
+    proto = onnx.load(str(path))
+    shape = [d.dim_value or 4 for d in proto.graph.input[0].type.tensor_type.shape.dim]
+    x = np.random.default_rng(0).uniform(-0.5, 0.5, shape).astype(np.float32)
+    before = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]
+    casts = []
+    for init in proto.graph.initializer:
+        if init.data_type != TensorProto.FLOAT or np.prod(init.dims) < min_size:
+            continue
+        name = init.name
+        init.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init).astype(np.float16), name + "_fp16"))
+        casts.append(helper.make_node("Cast", [name + "_fp16"], [name], to=TensorProto.FLOAT))
+    for node in reversed(casts):
+        proto.graph.node.insert(0, node)
+    onnx.checker.check_model(proto)
+    onnx.save(proto, str(path))
+    after = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]
+    diff = float(np.abs(before - after).max())
+    if diff > atol:
+        raise RuntimeError(f"float16 weights change {path.name}'s output by {diff:.2e} (> {atol:.0e})")
+    return diff

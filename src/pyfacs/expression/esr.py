@@ -40,9 +40,16 @@ class Branch(nn.Module):
         self.fc = nn.Linear(8 * w, n_classes)
         self.fc_dimensional = nn.Linear(n_classes, 2)  # valence, arousal from the class evidence
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        logits = self.fc(self.net(x).flatten(1))
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The last convolutional features (before global pooling): where CAMs are taken."""
+        return self.net[:-1](x)
+
+    def head(self, feat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = self.fc(self.net[-1](feat).flatten(1))
         return logits, self.fc_dimensional(F.relu(logits))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.head(self.features(x))
 
 
 class ESR(nn.Module):
@@ -70,13 +77,20 @@ class ESR(nn.Module):
 
 class ESRVote(nn.Module):
     """Export/inference wrapper: ensemble probabilities (mean of branch softmaxes) and mean
-    valence/arousal — one tensor (B, C + 2)."""
+    valence/arousal — one tensor (B, C + 2). With ``flip_average`` the face and its mirror image
+    are both scored and averaged (test-time augmentation inside the exported model)."""
 
-    def __init__(self, esr: ESR):
+    def __init__(self, esr: ESR, flip_average: bool = False):
         super().__init__()
         self.esr = esr
+        self.flip_average = flip_average
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.flip_average:
+            logits, va = self.esr(torch.cat([x, x.flip(-1)]))
+            probs = F.softmax(logits, -1).mean(1)
+            n = x.shape[0]
+            return torch.cat([(probs[:n] + probs[n:]) / 2, (va[:n].mean(1) + va[n:].mean(1)) / 2], 1)
         logits, va = self.esr(x)
         return torch.cat([F.softmax(logits, -1).mean(1), va.mean(1)], 1)
 

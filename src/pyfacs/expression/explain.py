@@ -23,7 +23,8 @@ def load_esr(name: str = "esr9.fer2013"):
     if not pt:
         raise InputError(f"{name} ships no PyTorch weights to explain")
     model = ESR(spec.extra["ensemble_size"], n_classes=len(spec.labels), width=spec.extra["width"])
-    model.load_state_dict(torch.load(pt[0], map_location="cpu", weights_only=True))
+    state = torch.load(pt[0], map_location="cpu", weights_only=True)  # stored in float16
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
     return model.eval(), list(spec.labels)
 
 

@@ -96,7 +96,7 @@ class FacialEmotionLearner:
             self.init_model(self.ensemble_size)
         results = {}
         if self.categorical_train:
-            fit_esr(self.model, x, y, self._config())
+            fit_esr(self.model, x, y, self._config(), device=self.torch.device(self.device))
             results["categorical"] = "trained"
         if self.dimensional_finetune and va is not None:
             results["dimensional_loss"] = self._finetune_dimensional(x, va)
@@ -131,7 +131,7 @@ class FacialEmotionLearner:
         if images is None:
             images, labels, va, _ = _load_dataset(self.base_path_to_dataset, "val")
         if eval_type == "categorical":
-            stats = evaluate(self.model, np.asarray(images), np.asarray(labels))
+            stats = evaluate(self.model, np.asarray(images), np.asarray(labels), self.torch.device(self.device))
             stats["current_branch_accuracy"] = stats["branch_accuracy"][current_branch_on_training]
             return stats
         if eval_type == "dimensional":

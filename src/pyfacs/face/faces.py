@@ -107,10 +107,13 @@ class FaceFinder:
             self.reset()
         h, w = rgb.shape[:2]
         faces: list[Face] = []
+        moved: dict[int, float] = {}  # followed faces: how far each moved, in its own sizes
         for tr in self._tracks:  # follow known faces first
             face = self._mesh_face(rgb, tr.roi, tr.face_id, w, h)
             if face is not None:
                 faces.append(face)
+                centre = (face.box[:2] + face.box[2:]) / 2
+                moved[face.face_id] = float(np.hypot(centre[0] - tr.roi.cx, centre[1] - tr.roi.cy)) / tr.roi.size
         due = still or not faces or self._since_detect + 1 >= self.detect_every
         self._since_detect = 0 if due else self._since_detect + 1
         if due and (self.max_faces is None or len(faces) < self.max_faces or still):
@@ -122,7 +125,7 @@ class FaceFinder:
                 if face is not None:
                     self._next_id += 1
                     faces.append(face)
-        faces = _dedupe(faces)
+        faces = _dedupe(faces, moved)
         if self.max_faces is not None and len(faces) > self.max_faces:
             faces = sorted(faces, key=lambda f: -(f.box[2] - f.box[0]) * f.score)[: self.max_faces]
             faces.sort(key=lambda f: f.face_id)
@@ -170,10 +173,11 @@ def _nms(dets: list[Detection], iou_thr: float = 0.3) -> list[Detection]:
     return kept
 
 
-def _dedupe(faces: list[Face]) -> list[Face]:
-    """Two followed regions can converge on one face; keep the older identity."""
+def _dedupe(faces: list[Face], moved: dict[int, float]) -> list[Face]:
+    """Two followed regions can converge on one face (people crossing): keep the track that moved
+    least to get there — the face that was already there — then the older one."""
     kept: list[Face] = []
-    for f in sorted(faces, key=lambda f: f.face_id):
+    for f in sorted(faces, key=lambda f: (moved.get(f.face_id, np.inf), f.face_id)):
         if not kept or iou(f.box, np.stack([k.box for k in kept])).max() <= 0.5:
             kept.append(f)
-    return kept
+    return sorted(kept, key=lambda f: f.face_id)

@@ -95,18 +95,30 @@ def _load_builtin() -> None:
               "CK+ subject-independent CV mean F1 0.822 (docs/au-models.md).",
     ))
     register(ModelSpec(
+        name="ausequence.openface-clip",
+        task="au",
+        files=(ModelFile("models/data/ausequence.openface-clip.onnx",
+                         "bf138f0019015aac099b461555542948bde0dbf3c4177011caf29b5064072166", "pyfacs"),),
+        licence="trained by pyfacs on the OpenFace sample clip with OpenFace 2.2's AU calls as targets",
+        source="pyfacs package data; reproduce with `pyfacs train configs/temporal/au_sequence_openface_clip.yaml`",
+        labels=('AU01', 'AU02', 'AU04', 'AU05', 'AU06', 'AU07', 'AU09', 'AU10', 'AU12', 'AU14', 'AU15', 'AU17', 'AU20', 'AU23', 'AU25', 'AU26', 'AU28', 'AU45'),
+        notes="AU sequence model (seed 004): a transformer over 3-frame windows of audetnet.ckplus logits "
+              "and landmark shape; a demonstration trained on one person's 589 frames (docs/video.md).",
+        extra={"window": 3},
+    ))
+    register(ModelSpec(
         name="esr9.fer2013",
         task="expression",
         files=(ModelFile("models/data/esr9.fer2013.onnx",
-                         "7ca7eb793f6041a5cc831c85072c026e43d48e7e2bd96e518bcbb30ddcf60317", "pyfacs"),
+                         "a582be9dc459287b30f4276e9988bcb46c7360564cf611e33a16cb5f8dea35c4", "pyfacs"),
                ModelFile("models/data/esr9.fer2013.pt",
-                         "5841ff4b261ad484efb61de2c8fdf90398f71a0b8c68d6648552b462846a8007", "pyfacs")),
+                         "a96e683c64746ad71af63d568945acc9b43701736fc491973c57f98cbc042f14", "pyfacs")),
         licence="trained by pyfacs on FER2013 (research use)",
         source="pyfacs package data; reproduce with `pyfacs train configs/expression/esr9_fer2013.yaml`",
         labels=("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"),
         input_size=(48, 48),
-        notes="ESR-9 (width 16); FER2013 PublicTest accuracy 0.652 (docs/expression.md).",
-        extra={"ensemble_size": 9, "width": 16},
+        notes="AU-cue-guided ESR-9 (width 32); FER2013 PublicTest accuracy 0.655 (docs/expression.md).",
+        extra={"ensemble_size": 9, "width": 32},
     ))
     from pyfacs.models.openface_au import SPEC as openface_au
 

@@ -14,19 +14,38 @@ class _Strict(BaseModel):
 
 
 class DataConfig(_Strict):
-    format: Literal["ckplus", "fer2013"] = "ckplus"
-    root: str = Field(description="dataset folder; relative paths are relative to the config file")
+    format: Literal["ckplus", "fer2013", "video-labels"] = "ckplus"
+    root: str | None = Field(None, description="dataset folder (ckplus, fer2013); relative paths are relative "
+                             "to the config file")
     aus: list[int] = [1, 2, 4, 5, 6, 7, 12, 17, 25, 27]
     folds: int = Field(5, ge=2, description="subject-independent cross-validation folds")
     only_folds: list[int] | None = Field(None, description="run just these folds (smoke configs)")
-    limit: int | None = Field(None, ge=1, description="use only the first N images (smoke configs)")
+    limit: int | None = Field(None, ge=1, description="use only the first N images (video-labels: frames) (smoke configs)")
     val_limit: int | None = Field(None, ge=1, description="fer2013: only the first N validation images")
+    video: str | None = Field(None, description="video-labels: the video (relative to the config file)")
+    labels: str | None = Field(None, description="video-labels: per-frame labels CSV (generic or OpenFace's)")
+    labels_format: Literal["generic", "openface"] = "generic"
+    label_columns: list[str] | None = Field(None, description="video-labels: which columns (default: all)")
+    train_fraction: float = Field(0.7, gt=0, lt=1, description="video-labels: the first part of the video "
+                                  "trains, the rest (held-out frames) tests")
+    landmarks: str | None = Field(None, description="fer2013: cache file (.npz) of each image's 68 landmarks, "
+                                  "computed with FaceMesh where missing; needed by model.guidance")
 
 
 class ModelConfig(_Strict):
-    kind: Literal["mefarg", "hog-linear", "audetnet", "esr"] = "mefarg"
+    kind: Literal["mefarg", "hog-linear", "audetnet", "esr", "au-sequence"] = "mefarg"
+    window: int = Field(3, ge=1, description="au-sequence: consecutive frames per prediction (odd)")
+    d_model: int = Field(64, ge=8, description="au-sequence: transformer width")
+    layers: int = Field(2, ge=1, description="au-sequence: transformer layers")
+    dropout: float = Field(0.1, ge=0, lt=1, description="au-sequence: dropout in the transformer")
+    feature_noise: float = Field(0.0, ge=0, description="au-sequence: Gaussian noise added to the "
+                                 "standardised features in training (std)")
+    repeats: int = Field(1, ge=1, description="au-sequence: train each model with seeds seed..seed+repeats-1 "
+                         "and report the mean (comparisons beyond one seed's luck)")
     ensemble_size: int = Field(9, ge=1, description="esr: branches")
     diversify: float = Field(0.0, ge=0, description="esr: weight of ESR*'s diversity term (0: plain ESR)")
+    guidance: float = Field(0.0, ge=0, description="esr: weight of the AU-cue alignment loss (0: unguided)")
+    flip_average: bool = Field(False, description="esr: the exported model averages face and mirror image")
     arch: Literal["resnet18", "resnet34", "resnet50"] = "resnet18"
     width: int = Field(32, ge=8)
     n_neighbors: int = Field(4, ge=1)
@@ -44,13 +63,19 @@ class OptimConfig(_Strict):
     weight_decay: float = Field(5e-4, ge=0)
     optimizer: Literal["adamw", "sgd"] = "adamw"
     momentum: float = Field(0.9, ge=0, lt=1)
+    augment: Literal["shift-flip", "affine"] = Field(
+        "shift-flip", description="shift-flip: ±4 px shifts and mirroring; affine: rotation, scale, shift, "
+        "mirroring and random erasing")
+    label_smoothing: float = Field(0.0, ge=0, lt=1)
 
 
 class TrainConfig(_Strict):
     name: str
-    task: Literal["au-presence", "expression"] = "au-presence"
+    task: Literal["au-presence", "expression", "au-sequence"] = "au-presence"
     seed: int = 0
     threads: int = Field(2, ge=1, description="CPU threads: fixed, so that runs repeat exactly")
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="auto: a CUDA GPU when one is present (expression training), else the CPU")
     data: DataConfig
     model: ModelConfig = ModelConfig()
     optim: OptimConfig = OptimConfig()
@@ -72,9 +97,22 @@ def load_config(path: str | Path, *, seed: int | None = None) -> TrainConfig:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise InputError(f"{path}: {where}: {first['msg']}") from None
-    root = Path(cfg.data.root)
-    if not root.is_absolute():
-        cfg.data.root = str((path.parent / root).resolve())
+    if cfg.data.format != "video-labels" and cfg.data.root is None:
+        raise InputError(f"{path}: data.root: the {cfg.data.format} dataset folder is required")
+    if cfg.data.root is not None and not Path(cfg.data.root).is_absolute():
+        cfg.data.root = str((path.parent / cfg.data.root).resolve())
+    for key in ("video", "labels"):
+        value = getattr(cfg.data, key)
+        if value is not None and not Path(value).is_absolute():
+            setattr(cfg.data, key, str((path.parent / value).resolve()))
+    if cfg.task == "au-sequence" and (cfg.data.video is None or cfg.data.labels is None):
+        raise InputError(f"{path}: task au-sequence needs data.video and data.labels")
+    if cfg.model.window % 2 == 0:
+        raise InputError(f"{path}: model.window must be odd (the centre frame is predicted), not {cfg.model.window}")
+    if cfg.data.landmarks is not None and not Path(cfg.data.landmarks).is_absolute():
+        cfg.data.landmarks = str((path.parent / cfg.data.landmarks).resolve())
+    if cfg.model.guidance and cfg.data.landmarks is None:
+        raise InputError(f"{path}: model.guidance needs data.landmarks (a landmark cache file)")
     if cfg.model.cfg is not None and not Path(cfg.model.cfg).is_absolute():
         cfg.model.cfg = str((path.parent / cfg.model.cfg).resolve())
     if cfg.model.kind == "audetnet" and cfg.model.cfg is None:

@@ -1,35 +1,91 @@
-"""Expression training: ESR / ESR* on FER2013 (train split → PublicTest split), one run directory."""
+"""Expression training: ESR / ESR* (optionally AU-cue guided) on FER2013, train split → PublicTest
+split, one run directory. Runs on a CUDA GPU when one is present (``device: auto``), else on the CPU."""
 from __future__ import annotations
 
+import hashlib
 import json
+import time
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from pyfacs.train.augment import shift_flip, to_tensor
+from pyfacs.train.augment import random_affine, shift_flip, to_tensor
 from pyfacs.train.config import TrainConfig
 
 
+def pick_device(cfg: TrainConfig) -> torch.device:
+    if cfg.device == "cuda" or (cfg.device == "auto" and torch.cuda.is_available()):
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+def _scaled(x_u8: torch.Tensor) -> torch.Tensor:
+    return x_u8.float().div(255.0).sub(0.5).unsqueeze(1)
+
+
 @torch.no_grad()
-def evaluate(model, images: np.ndarray, labels: np.ndarray, batch: int = 256) -> dict:
+def predict_probs(model, images: np.ndarray, device=torch.device("cpu"), batch: int = 512, flip: bool = False):
+    """(n, N branches, C) softmax outputs (of the mirror images with ``flip``)."""
+    model.eval()
+    out = []
+    for i in range(0, len(images), batch):
+        x = to_tensor(images[i:i + batch]).to(device)
+        out.append(F.softmax(model(x.flip(-1) if flip else x)[0].float(), -1).cpu())
+    return torch.cat(out)
+
+
+def evaluate(model, images: np.ndarray, labels: np.ndarray, device=torch.device("cpu"),
+             landmarks: np.ndarray | None = None, label_names=None) -> dict:
     from sklearn.metrics import confusion_matrix
 
-    model.eval()
-    logits = torch.cat([model(to_tensor(images[i:i + batch]))[0] for i in range(0, len(images), batch)])
-    probs = F.softmax(logits, -1)  # (n, N, C)
+    probs = predict_probs(model, images, device)
+    flipped = predict_probs(model, images, device, flip=True)
     ens = probs.mean(1).argmax(-1).numpy()
+    ens_flip = ((probs + flipped).mean(1)).argmax(-1).numpy()
     branch_acc = [(probs[:, k].argmax(-1).numpy() == labels).mean() for k in range(probs.shape[1])]
-    return {"ensemble_accuracy": float((ens == labels).mean()),
-            "branch_accuracy": [float(a) for a in branch_acc],
-            "mean_branch_accuracy": float(np.mean(branch_acc)),
-            "confusion": confusion_matrix(labels, ens, labels=list(range(probs.shape[2]))).tolist()}
+    out = {"ensemble_accuracy": float((ens == labels).mean()),
+           "ensemble_flip_average_accuracy": float((ens_flip == labels).mean()),
+           "branch_accuracy": [float(a) for a in branch_acc],
+           "mean_branch_accuracy": float(np.mean(branch_acc)),
+           "confusion": confusion_matrix(labels, ens, labels=list(range(probs.shape[2]))).tolist()}
+    if landmarks is not None:
+        out["interpretability"] = cam_interpretability(model, images, labels, landmarks, label_names, device)
+    return out
+
+
+@torch.no_grad()
+def cam_interpretability(model, images, labels, landmarks, label_names, device=torch.device("cpu")) -> dict:
+    """The paper's measures, averaged over the images of classes with AU cues: the ensemble's CAM
+    for the true class (mean of the branches' normalised CAMs) against that class's AU heatmap."""
+    from pyfacs.au.heatmaps import expression_heatmap
+    from pyfacs.expression.cam import interpretability
+    from pyfacs.expression.guidance import branch_cams
+
+    model.eval()
+    rows = []
+    for i in range(0, len(images), 512):
+        x = to_tensor(images[i:i + 512]).to(device)
+        y = torch.from_numpy(np.array(labels[i:i + 512])).to(device)
+        cams = branch_cams(model, x, y)[2].float()
+        flat = cams.flatten(2)
+        cams = (flat / flat.max(2, keepdim=True).values.clamp(min=1e-12)).view_as(cams).mean(1).cpu().numpy()
+        for k, cam in enumerate(cams):
+            heat = expression_heatmap(landmarks[i + k], label_names[labels[i + k]], images.shape[1:])
+            if heat.max() > 0:
+                rows.append(interpretability(cam, heat))
+    return {key: float(np.nanmean([r[key] for r in rows])) for key in rows[0]} | {"n_images": len(rows)}
 
 
 def fit_esr(model, images, labels, cfg: TrainConfig, *, on_epoch=None, start_epoch: int = 0,
-            state: dict | None = None, log=None):
+            state: dict | None = None, log=None, landmarks: np.ndarray | None = None,
+            device=torch.device("cpu"), label_names=None):
+    from pyfacs.expression.esr import diversity_loss
+    from pyfacs.expression.guidance import ClassHeatmaps, branch_cams, guidance_loss
+
     o = cfg.optim
+    model.to(device)
     if o.optimizer == "sgd":
         opt = torch.optim.SGD(model.parameters(), lr=o.lr, momentum=o.momentum, nesterov=True,
                               weight_decay=o.weight_decay)
@@ -42,79 +98,121 @@ def fit_esr(model, images, labels, cfg: TrainConfig, *, on_epoch=None, start_epo
         opt.load_state_dict(state["opt"])
         sched.load_state_dict(state["sched"])
         gen.set_state(state["gen"])
-    x, y = to_tensor(images), torch.from_numpy(np.array(labels))
+    x = torch.from_numpy(np.ascontiguousarray(images)).to(device)  # uint8: scaled per batch
+    y = torch.from_numpy(np.array(labels)).to(device)
+    lmk = torch.from_numpy(landmarks).float() if landmarks is not None else None
+    heatmaps = ClassHeatmaps(label_names, images.shape[1], device=device) if cfg.model.guidance else None
     n = len(model.branches)
-    from pyfacs.expression.esr import diversity_loss
-
+    amp = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
     for epoch in range(start_epoch, o.epochs):
         model.train()
+        t0 = time.perf_counter()
         order = torch.randperm(len(x), generator=gen)
-        total = 0.0
+        total = torch.zeros((), device=device)  # summed on the device: no sync per step
         for i in range(0, len(x), o.batch_size):
             idx = order[i:i + o.batch_size]
             if len(idx) < 2:
                 sched.step()
                 continue
-            logits, _ = model(shift_flip(x[idx], gen, 4))
-            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y[idx].repeat_interleave(n))
+            pts = None
+            if o.augment == "affine":
+                xb, pts = random_affine(_scaled(x[idx.to(device)]), gen,
+                                        points=lmk[idx] if heatmaps is not None else None)
+            else:
+                xb = shift_flip(_scaled(x[idx.to(device)]).cpu(), gen, 4).to(device)
+            yb = y[idx.to(device)]
+            with amp:
+                if heatmaps is not None:
+                    logits, _, cams = branch_cams(model, xb, yb)
+                else:
+                    logits, _ = model(xb)
+            logits = logits.float()
+            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), yb.repeat_interleave(n),
+                                   label_smoothing=o.label_smoothing)
             if cfg.model.diversify:
                 loss = loss + cfg.model.diversify * diversity_loss(logits)
+            if heatmaps is not None:
+                loss = loss + cfg.model.guidance * guidance_loss(cams, heatmaps(pts.to(device), yb))
             opt.zero_grad()
             loss.backward()
             opt.step()
             sched.step()
-            total += float(loss.detach()) * len(idx)
+            total += loss.detach() * len(idx)
         if log:
-            log(epoch, total / len(x))
+            log(epoch, float(total) / len(x), time.perf_counter() - t0)
         if on_epoch:
             on_epoch(epoch, {"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
                              "gen": gen.get_state()})
     return model
 
 
+def _fingerprint(*arrays: np.ndarray) -> str:
+    h = hashlib.sha256()
+    for a in arrays:
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
 def run_expression(cfg: TrainConfig, run_dir: Path, provenance: dict) -> dict:
-    from pyfacs.data.fer2013 import LABELS, load_fer2013_folder
+    from pyfacs.data.fer2013 import LABELS, cached_landmarks, load_fer2013_folder
     from pyfacs.expression.esr import ESR
 
-    import hashlib
-
+    device = pick_device(cfg)
     tr_x, tr_y = load_fer2013_folder(cfg.data.root, "train", cfg.data.limit)
     va_x, va_y = load_fer2013_folder(cfg.data.root, "val", cfg.data.val_limit)
-    h = hashlib.sha256(tr_x.tobytes())
-    h.update(tr_y.tobytes())
-    h.update(va_x.tobytes())
-    h.update(va_y.tobytes())
-    provenance.update({"data_fingerprint": h.hexdigest(), "n_train": len(tr_x), "n_val": len(va_x)})
+    tr_l = va_l = None
+    if cfg.data.landmarks is not None:
+        tr_l, va_l = cached_landmarks(cfg.data.landmarks, tr_x), cached_landmarks(cfg.data.landmarks, va_x)
+    provenance.update({"data_fingerprint": _fingerprint(tr_x, tr_y, va_x, va_y), "n_train": len(tr_x),
+                       "n_val": len(va_x), "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu"})
+    if tr_l is not None:
+        provenance["landmarks_fingerprint"] = _fingerprint(tr_l, va_l)
     (run_dir / "provenance.json").write_text(json.dumps(provenance, indent=2))
     model = ESR(cfg.model.ensemble_size, n_classes=len(LABELS), width=cfg.model.width)
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
     ckpt = run_dir / "checkpoint.pt"
     state, start = None, 0
     if ckpt.is_file():
-        saved = torch.load(ckpt, weights_only=False)
+        saved = torch.load(ckpt, weights_only=False, map_location="cpu")
         state, start = saved["state"], saved["epoch"] + 1
     log_file = run_dir / "train_log.jsonl"
 
     def save(epoch: int, st: dict) -> None:
         torch.save({"epoch": epoch, "state": st}, ckpt)
 
-    def log(epoch: int, loss: float) -> None:
+    def log(epoch: int, loss: float, seconds: float) -> None:
         with open(log_file, "a") as f:
-            f.write(json.dumps({"epoch": epoch, "loss": round(loss, 6)}) + "\n")
+            f.write(json.dumps({"epoch": epoch, "loss": round(loss, 6), "seconds": round(seconds, 2)}) + "\n")
 
-    fit_esr(model, tr_x, tr_y, cfg, on_epoch=save, start_epoch=start, state=state, log=log)
+    fit_esr(model, tr_x, tr_y, cfg, on_epoch=save, start_epoch=start, state=state, log=log, landmarks=tr_l,
+            device=device, label_names=LABELS)
     metrics = {"name": cfg.name, "seed": cfg.seed, "model": f"ESR-{cfg.model.ensemble_size}"
                + ("*" if cfg.model.diversify else ""), "labels": list(LABELS),
-               "val": evaluate(model, va_x, va_y),
+               "val": evaluate(model, va_x, va_y, device, va_l, LABELS),
                "params": int(sum(p.numel() for p in model.parameters()))}
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
+    # half-precision weights: what `pyfacs explain` and export start from (half the size, same accuracy)
+    torch.save({k: v.half() if v.is_floating_point() else v for k, v in model.cpu().state_dict().items()},
+               run_dir / "model.pt")
     if cfg.export_full:
-        torch.save(model.state_dict(), run_dir / "model.pt")  # for gradients (pyfacs explain)
-        from pyfacs.expression.esr import ESRVote
-        from pyfacs.export.onnx import export_onnx
-
-        export_onnx(ESRVote(model).eval(), run_dir / "model.onnx", input_shape=(1, 1, 48, 48),
-                    metadata={"name": cfg.name, "labels": list(LABELS),
-                              "input": "grey face crop 48x48 (FER2013-style), pixel/255 - 0.5",
-                              "output": "ensemble class probabilities, then valence, arousal",
-                              "data_fingerprint": provenance["data_fingerprint"]})
+        export_expression(run_dir, cfg, provenance["data_fingerprint"])
     return metrics
+
+
+def export_expression(run_dir: Path, cfg: TrainConfig, data_fingerprint: str) -> Path:
+    """``run_dir/model.pt`` → ``run_dir/model.onnx`` (the ensemble vote; weights stored in float16)."""
+    from pyfacs.data.fer2013 import LABELS
+    from pyfacs.expression.esr import ESR, ESRVote
+    from pyfacs.export.onnx import export_onnx, halve_weights
+
+    model = ESR(cfg.model.ensemble_size, n_classes=len(LABELS), width=cfg.model.width)
+    model.load_state_dict({k: v.float() for k, v in torch.load(run_dir / "model.pt", weights_only=True).items()})
+    out = Path(run_dir) / "model.onnx"
+    export_onnx(ESRVote(model, cfg.model.flip_average).eval(), out, input_shape=(1, 1, 48, 48),
+                metadata={"name": cfg.name, "labels": list(LABELS),
+                          "input": "grey face crop 48x48 (FER2013-style), pixel/255 - 0.5",
+                          "output": "ensemble class probabilities, then valence, arousal",
+                          "flip_average": cfg.model.flip_average, "data_fingerprint": data_fingerprint})
+    halve_weights(out)
+    return out

@@ -36,14 +36,19 @@ def _versions() -> dict:
 
 
 def _determinism(cfg: TrainConfig) -> None:
+    import os
     import random
 
     torch = require_extra("torch", "train")
+    if torch.cuda.is_available():  # cuBLAS is deterministic only with this set before its first use
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     random.seed(cfg.seed)
     np.random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(cfg.threads)
-    torch.use_deterministic_algorithms(True)
+    # on a GPU some kernels (pooling backward) have no deterministic version: warn, don't fail;
+    # exact repeats are promised on the CPU
+    torch.use_deterministic_algorithms(True, warn_only=torch.cuda.is_available())
 
 
 def run(cfg: TrainConfig, run_dir: str | Path) -> dict:
@@ -58,6 +63,10 @@ def run(cfg: TrainConfig, run_dir: str | Path) -> dict:
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(), sort_keys=False))
     _determinism(cfg)
+    if cfg.task == "au-sequence":
+        from pyfacs.train.sequence import run_sequence
+
+        return run_sequence(cfg, run_dir, {"git_commit": _git_commit(), "versions": _versions()})
     if cfg.task == "expression":
         from pyfacs.train.expression import run_expression
 

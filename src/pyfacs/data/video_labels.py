@@ -1,0 +1,78 @@
+"""Video corpora with per-frame (or per-clip) labels, for the AU sequence model.
+
+* Generic: a video and a CSV with a ``frame`` column (0-based) and one column per label; an
+  OpenFace 2.2 output CSV works too (``fmt="openface"``: ``frame`` is 1-based there, and its
+  ``AUxx_c``/``AUxx_r`` columns become the labels).
+* Aff-Wild2 (ABAW AU track): ``<root>/AU_Set/<Split>/<video>.txt`` — a header line ``AU1,AU2,...``
+  then one line of 0/1 per frame (-1: not annotated) — and the video ``<root>/videos/<video>.mp4``
+  (or .avi).
+* MEAD: ``<root>/<subject>/video/<view>/<emotion>/level_<n>/<clip>.mp4``; the label is the clip's
+  emotion and intensity level.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pyfacs.errors import InputError
+
+
+@dataclass
+class VideoLabels:
+    video: Path
+    frames: np.ndarray  # (n,) 0-based frame numbers that have labels
+    labels: np.ndarray  # (n, k) float; NaN where not annotated
+    names: list[str]
+
+
+def load_video_labels(video: str | Path, csv: str | Path, *, columns: list[str] | None = None,
+                      fmt: str = "generic") -> VideoLabels:
+    video, csv = Path(video), Path(csv)
+    for p in (video, csv):
+        if not p.is_file():
+            raise InputError(f"{p} does not exist")
+    if fmt == "openface":
+        from pyfacs.io.interop import read_openface_csv
+
+        df = read_openface_csv(csv).data
+        df = df[df["success"] == 1] if "success" in df else df  # frames where OpenFace saw a face
+        columns = columns or [c for c in df.columns if c.startswith("AU") and c.endswith("_c")]
+    elif fmt == "generic":
+        df = pd.read_csv(csv)
+        if "frame" not in df:
+            raise InputError(f"{csv} needs a 'frame' column (0-based frame numbers)")
+        columns = columns or [c for c in df.columns if c != "frame"]
+    else:
+        raise InputError(f"unknown label format {fmt!r}; use generic or openface")
+    missing = [c for c in columns if c not in df]
+    if missing:
+        raise InputError(f"{csv} has no column(s) {', '.join(missing)}")
+    return VideoLabels(video, df["frame"].to_numpy(np.int64), df[columns].to_numpy(np.float64), list(columns))
+
+
+def load_affwild2_au(root: str | Path, name: str, split: str = "Train_Set") -> VideoLabels:
+    root = Path(root)
+    txt = root / "AU_Set" / split / f"{name}.txt"
+    if not txt.is_file():
+        raise InputError(f"{txt} does not exist (Aff-Wild2 layout: AU_Set/<Split>/<video>.txt)")
+    videos = [p for p in (root / "videos" / f"{name}.mp4", root / "videos" / f"{name}.avi") if p.is_file()]
+    if not videos:
+        raise InputError(f"no video for {name} under {root / 'videos'}")
+    lines = txt.read_text().split()
+    names = [f"AU{int(a[2:]):02d}" for a in lines[0].split(",")]
+    values = np.array([[float(v) for v in line.split(",")] for line in lines[1:]])
+    values[values < 0] = np.nan  # -1: frame not annotated (e.g. no face)
+    return VideoLabels(videos[0], np.arange(len(values)), values, names)
+
+
+def list_mead_clips(root: str | Path, view: str = "front") -> pd.DataFrame:
+    """One row per clip: subject, emotion, level, path."""
+    root = Path(root)
+    rows = [{"subject": p.parts[-6], "emotion": p.parts[-3], "level": int(p.parts[-2].split("_")[1]), "path": p}
+            for p in sorted(root.glob(f"*/video/{view}/*/level_*/*.mp4"))]
+    if not rows:
+        raise InputError(f"no MEAD clips under {root} (layout: <subject>/video/{view}/<emotion>/level_<n>/<clip>.mp4)")
+    return pd.DataFrame(rows)

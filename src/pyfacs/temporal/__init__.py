@@ -1,0 +1,1 @@
+"""Per-person state over time: smoothing, calibration, the AU sequence model."""

@@ -1,0 +1,64 @@
+"""Temporal smoothing of per-face signals (AU intensities, probabilities), one person at a time.
+
+Two filters, each with a stated lag (how late a step change shows up, in frames):
+
+* ``centered`` (default, offline): the mean over ``window`` frames centred on each frame (odd
+  window). Lag 0: it looks ``(window - 1) / 2`` frames ahead, so it needs the whole video (or that
+  many frames of delay) — what OpenFace's 3-frame AU smoothing is, for ``window=3``.
+* ``causal`` (live use): an exponential moving average, y_t = a x_t + (1 - a) y_{t-1}, with
+  a = 2 / (window + 1) (the EMA of the same "span" as the window). It sees only the past; its
+  lag is the mean delay of its weights, (1 - a) / a = (window - 1) / 2 frames.
+
+Frames are consecutive analysed frames of one ``face_id``; a gap (a frame where the face was not
+seen) restarts the filter, so that values do not leak across an occlusion.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+Method = Literal["centered", "causal"]
+
+
+def lag_frames(window: int, method: Method = "centered") -> float:
+    """The filter's lag in frames (see the module's notes)."""
+    return 0.0 if method == "centered" else (window - 1) / 2
+
+
+def smooth_signal(x: np.ndarray, window: int, method: Method = "centered") -> np.ndarray:
+    """Smooth one run of consecutive frames (n,) or (n, k); NaNs stay NaN and are skipped."""
+    if window < 1:
+        raise ValueError(f"window must be at least 1 frame, not {window}")
+    x = np.asarray(x, np.float64)
+    if window == 1 or len(x) == 0:
+        return x.copy()
+    df = pd.DataFrame(x.reshape(len(x), -1))
+    if method == "centered":
+        if window % 2 == 0:
+            raise ValueError(f"a centred window needs an odd number of frames, not {window}")
+        out = df.rolling(window, center=True, min_periods=1).mean()
+    elif method == "causal":
+        out = df.ewm(span=window, adjust=False, ignore_na=True).mean()
+    else:
+        raise ValueError(f"method must be 'centered' or 'causal', not {method!r}")
+    return out.to_numpy().reshape(x.shape)
+
+
+def smooth_columns(df: pd.DataFrame, columns: list[str], *, window: int = 5, method: Method = "centered"
+                   ) -> pd.DataFrame:
+    """A copy of ``df`` with ``columns`` smoothed per ``source`` and ``face_id`` along ``frame``.
+    A person's rows further apart than the source's analysed-frame step (1, or N with ``--every N``)
+    start a new run."""
+    out = df.copy()
+    if not columns or df.empty:
+        return out
+    steps = out.drop_duplicates(["source", "frame"]).sort_values(["source", "frame"]).groupby("source")["frame"] \
+        .agg(lambda f: int(f.diff().dropna().min()) if len(f) > 1 else 1)
+    faces = out[out["face_id"].notna()].sort_values(["source", "face_id", "frame"])
+    gap = faces.groupby(["source", "face_id"])["frame"].diff()
+    run = (gap != faces["source"].map(steps)).cumsum()
+    for _, idx in faces.groupby(run).groups.items():
+        out.loc[idx, columns] = smooth_signal(out.loc[idx, columns].to_numpy(), window, method)
+    return out

@@ -1,0 +1,159 @@
+"""AU sequence model training on a video with per-frame labels: features per frame from pyfacs's
+own pipeline, a contiguous split (the first part of the video trains, the rest tests), and the same
+network trained twice — on windows of ``model.window`` frames and on single frames — so that the
+run says what the temporal context adds."""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from pyfacs.train.config import TrainConfig
+
+
+def video_features(video: Path, max_frames: int | None = None) -> tuple[np.ndarray, np.ndarray, int]:
+    """Per frame (the first ``max_frames``): the largest face's [AU logits, global features] (NaN
+    when no face). Returns (features (n, d), frame numbers, AU-feature width)."""
+    from pyfacs.au.heads import EmbeddedAUHead
+    from pyfacs.io.media import iter_frames
+    from pyfacs.pipeline import Analyzer
+    from pyfacs.temporal.sequence import N_GLOBAL, global_features
+
+    analyzer = Analyzer(au_model=None, expression_model=None, max_faces=1)
+    au = EmbeddedAUHead()
+    feats, frames = [], []
+    for frame in iter_frames(video):
+        if max_frames is not None and frame.index >= max_frames:
+            break
+        faces = analyzer.faces(frame.rgb, index=frame.index)
+        row = np.full(len(au.labels) + N_GLOBAL, np.nan, np.float32)
+        if faces:
+            f = faces[0]
+            row = np.concatenate([au.logits(frame.rgb, f.lmk68), global_features(f.lmk68)])
+        feats.append(row)
+        frames.append(frame.index)
+    return np.array(feats, np.float32), np.array(frames), len(au.labels)
+
+
+def _fill(x: np.ndarray) -> np.ndarray:
+    """Frames without a face borrow the nearest earlier (else later) frame's features."""
+    import pandas as pd
+
+    return pd.DataFrame(x).ffill().bfill().to_numpy(np.float32)
+
+
+def fit_predict(cfg: TrainConfig, x_train, y_train, x_test, n_au: int, window: int):
+    from pyfacs.temporal.sequence import AUSequenceModel
+
+    torch.manual_seed(cfg.seed)
+    o = cfg.optim
+    model = AUSequenceModel(n_au, x_train.shape[-1] - n_au, y_train.shape[1], window=window,
+                            d_model=cfg.model.d_model, layers=cfg.model.layers, dropout=cfg.model.dropout)
+    opt = torch.optim.AdamW(model.parameters(), lr=o.lr, weight_decay=o.weight_decay)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    xt, yt = torch.from_numpy(x_train), torch.from_numpy(y_train.astype(np.float32))
+    for _ in range(o.epochs):
+        model.train()
+        for idx in torch.randperm(len(xt), generator=gen).split(o.batch_size):
+            known = ~torch.isnan(yt[idx])
+            xb = xt[idx]
+            if cfg.model.feature_noise:  # features are standardised: noise in units of their spread
+                xb = xb + cfg.model.feature_noise * torch.randn(xb.shape, generator=gen)
+            logits = model(xb)
+            loss = F.binary_cross_entropy_with_logits(logits[known], yt[idx][known])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    model.eval()
+    with torch.no_grad():
+        return torch.sigmoid(model(torch.from_numpy(x_test))).numpy(), model
+
+
+def agreement(y: np.ndarray, p: np.ndarray, names: list[str]) -> dict:
+    from sklearn.metrics import f1_score
+
+    per = {}
+    for k, name in enumerate(names):
+        known = ~np.isnan(y[:, k])
+        t, pr = y[known, k] > 0.5, p[known, k] >= 0.5
+        per[name] = {"agreement": float((t == pr).mean()), "f1": float(f1_score(t, pr, zero_division=0))}
+    return {"mean_agreement": float(np.mean([v["agreement"] for v in per.values()])),
+            "mean_f1": float(np.mean([v["f1"] for v in per.values()])), "per_label": per}
+
+
+def run_sequence(cfg: TrainConfig, run_dir: Path, provenance: dict) -> dict:
+    from pyfacs.data.video_labels import load_video_labels
+    from pyfacs.temporal.sequence import windows
+
+    labels = load_video_labels(cfg.data.video, cfg.data.labels, columns=cfg.data.label_columns,
+                               fmt=cfg.data.labels_format)
+    cache = run_dir / "features.npz"
+    if cache.is_file():
+        z = np.load(cache)
+        feats, frames, n_au = z["feats"], z["frames"], int(z["n_au"])
+    else:
+        feats, frames, n_au = video_features(labels.video, cfg.data.limit)
+        np.savez(cache, feats=feats, frames=frames, n_au=n_au)
+    h = hashlib.sha256(Path(cfg.data.video).read_bytes())
+    h.update(Path(cfg.data.labels).read_bytes())
+    provenance.update({"data_fingerprint": h.hexdigest(), "video": cfg.data.video, "labels": cfg.data.labels,
+                       "features_fingerprint": hashlib.sha256(feats.tobytes()).hexdigest()})
+    (run_dir / "provenance.json").write_text(json.dumps(provenance, indent=2))
+    # labelled frames that have a face; windows are cut from the whole (gap-filled) feature track
+    has_face = ~np.isnan(feats).any(1)
+    filled = _fill(feats)
+    pos = {f: i for i, f in enumerate(frames)}
+    rows = np.array([pos[f] for f in labels.frames if f in pos and has_face[pos[f]]])
+    y = np.array([labels.labels[k] for k, f in enumerate(labels.frames) if f in pos and has_face[pos[f]]])
+    n_train = int(round(cfg.data.train_fraction * len(rows)))
+    train, test = np.arange(n_train), np.arange(n_train, len(rows))
+    mean, std = filled[rows[train]].mean(0), filled[rows[train]].std(0) + 1e-6  # from training frames only
+    normed = (filled - mean) / std
+    metrics = {"name": cfg.name, "seed": cfg.seed, "labels": labels.names, "n_train_frames": len(train),
+               "n_test_frames": len(test), "window": cfg.model.window}
+    base_seed = cfg.seed
+    for key, window in (("sequence", cfg.model.window), ("per_frame", 1)):
+        w = windows(normed, window)
+        runs = []
+        for r in range(cfg.model.repeats):
+            cfg.seed = base_seed + r
+            p, model = fit_predict(cfg, w[rows[train]], y[train], w[rows[test]], n_au, window)
+            runs.append(agreement(y[test], p, labels.names))
+            if key == "sequence" and r == 0 and cfg.export_full:
+                _export(model, mean, std, window, labels.names, run_dir / "model.onnx", cfg, provenance)
+        cfg.seed = base_seed
+        metrics[key] = {"mean_agreement": float(np.mean([m["mean_agreement"] for m in runs])),
+                        "mean_f1": float(np.mean([m["mean_f1"] for m in runs])),
+                        "per_seed": [{k: m[k] for k in ("mean_agreement", "mean_f1")} for m in runs],
+                        "per_label_first_seed": runs[0]["per_label"]}
+    metrics["zero_shot_embedded"] = _zero_shot(feats[rows[test]], y[test], labels.names, n_au)
+    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
+    return metrics
+
+
+def _zero_shot(feats: np.ndarray, y: np.ndarray, names: list[str], n_au: int) -> dict:
+    """The embedded AU model's own calls (p ≥ 0.5) on the AUs it shares with the labels."""
+    from pyfacs.models import get_model
+
+    aus = list(get_model("audetnet.ckplus").labels)
+    shared = [(aus.index(n[:4]), k) for k, n in enumerate(names) if n[:4] in aus]
+    if not shared:
+        return {}
+    p = 1 / (1 + np.exp(-feats[:, [a for a, _ in shared]]))
+    return agreement(y[:, [k for _, k in shared]], p, [names[k] for _, k in shared])
+
+
+def _export(model, mean, std, window: int, names: list[str], path: Path, cfg: TrainConfig, provenance: dict) -> None:
+    from pyfacs.export.onnx import export_onnx
+    from pyfacs.temporal.sequence import SequenceProbabilities
+
+    export_onnx(SequenceProbabilities(model, mean, std).eval(), path, input_shape=(1, window, len(mean)),
+                metadata={"name": cfg.name, "labels": [n.split("_")[0] for n in names], "window": window,
+                          "input": "per frame: audetnet.ckplus logits, then pyfacs.temporal.sequence."
+                                   "global_features(lmk68); frames t-w//2..t+w//2",
+                          "output": "presence probability of each label at the centre frame",
+                          "data_fingerprint": provenance["data_fingerprint"]})

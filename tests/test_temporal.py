@@ -1,0 +1,103 @@
+"""Temporal smoothing: the filters' documented lags, runs per person, gaps restart the filter."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from pyfacs.table import FaceTable
+from pyfacs.temporal.smoothing import lag_frames, smooth_signal
+
+
+def _delay(y: np.ndarray) -> float:
+    """Frames from the step (at 50) to the half-way crossing, relative to the step's own half-way."""
+    return float(np.argmax(y >= 0.5) - 50)
+
+
+@pytest.mark.parametrize("method", ["centered", "causal"])
+def test_step_response_lag_is_the_documented_one(method):
+    x = np.r_[np.zeros(50), np.ones(50)]
+    for window in (3, 5, 9):
+        y = smooth_signal(x, window, method)
+        assert abs(_delay(y) - lag_frames(window, method)) <= 0.5 + (method == "causal")
+        assert y.min() >= 0 and y.max() <= 1  # an average: never overshoots
+
+
+def test_noise_is_reduced_and_constant_signals_kept():
+    rng = np.random.default_rng(0)
+    x = 2.0 + rng.normal(0, 1, 500)
+    assert smooth_signal(x, 9).std() < 0.45 * x.std()
+    assert np.allclose(smooth_signal(np.full(20, 3.0), 5, "causal"), 3.0)
+    with pytest.raises(ValueError, match="odd"):
+        smooth_signal(x, 4)
+
+
+def test_table_smoothing_is_per_person_and_restarts_after_gaps():
+    frames = list(range(10)) + list(range(20, 30))  # person 0 is gone for frames 10-19
+    rows = [{"source": "v", "frame": f, "face_id": 0, "AU12_r": float(f >= 20) * 4} for f in frames]
+    rows += [{"source": "v", "frame": f, "face_id": 1, "AU12_r": 1.0} for f in range(30)]
+    table = FaceTable(pd.DataFrame(rows), {"schema_version": 1})
+    out = table.smoothed(window=5).data
+    p0 = out[out.face_id == 0].set_index("frame")["AU12_r"]
+    assert (p0.loc[:9] == 0).all() and (p0.loc[20:] == 4).all()  # no leak across the gap
+    assert (out[out.face_id == 1]["AU12_r"] == 1.0).all()  # the other person is untouched by person 0
+    assert table.data["AU12_r"].equals(pd.DataFrame(rows)["AU12_r"])  # the original is kept
+
+
+def test_a_person_who_leaves_and_comes_back_keeps_their_id(tmp_path, astronaut):
+    import pyfacs
+    from conftest import write_video
+
+    blank = np.full_like(astronaut, 128)
+    frames = [np.roll(astronaut, 3 * i, axis=1) for i in range(15)] + [blank] * 20
+    frames += [np.roll(astronaut, -3 * i, axis=1) for i in range(15)]
+    t = pyfacs.analyze(write_video(tmp_path / "back.mp4", frames), au_model=None, expression_model=None)
+    faces = t.faces
+    assert set(faces["face_id"]) == {0}
+    assert faces["frame"].min() == 0 and faces["frame"].max() == 49 and len(faces) == 30
+
+
+def test_identity_tracker_merges_a_returning_person_and_keeps_two_people_apart():
+    from pyfacs.face.track import IdentityTracker
+
+    tracker = IdentityTracker(settle_frames=3)
+    rng = np.random.default_rng(0)
+    looks = {p: rng.random(1116 + 144) - 0.5 for p in "ab"}  # descriptors of two people
+
+    class F:  # a face as the finder gives it
+        def __init__(self, track, x):
+            self.face_id, self.box = track, np.array([x, 0.0, x + 50, 50])
+
+    import pyfacs.face.track as track_module
+
+    seq = [[("a", 0, 0), ("b", 1, 300)]] * 5 + [[("b", 1, 300)]] * 5 + [[("a", 7, 150), ("b", 1, 300)]] * 5
+    ids = []
+    original = track_module.appearance
+    try:
+        for i, frame in enumerate(seq):
+            faces = [F(track, x) for _, track, x in frame]
+            who = {track: p for p, track, _ in frame}
+            track_module.appearance = lambda rgb, f: looks[who[f.face_id]] + rng.normal(0, 0.01, 1260)
+            tracker._mean, tracker._seen = np.zeros(1260), 10**9  # the running mean stays ~0
+            out = tracker(None, faces, i)
+            ids.append({p: tracker.final_id(f.face_id) for (p, _, _), f in zip(frame, out)})
+    finally:
+        track_module.appearance = original
+    assert ids[0] == {"a": 0, "b": 1}
+    assert ids[-1] == {"a": 0, "b": 1}  # a came back on a new track (7), far away: the same person
+
+
+def test_sequence_head_in_analyze(face_video):
+    import pyfacs
+    from pyfacs.export.onnx import read_metadata
+    from pyfacs.models import get_model
+    from pyfacs.models.hub import resolve_one
+
+    spec = get_model("ausequence.openface-clip")
+    meta = read_metadata(resolve_one(spec))
+    assert meta["labels"] == list(spec.labels) and meta["window"] == spec.extra["window"] == 3
+    t = pyfacs.analyze(face_video, au_model="ausequence.openface-clip", expression_model=None)
+    faces = t.faces
+    p = faces[[f"{a}_p" for a in spec.labels]].to_numpy()
+    c = faces[[f"{a}_c" for a in spec.labels]].to_numpy()
+    assert len(faces) == 40 and np.isfinite(p).all() and ((p >= 0) & (p <= 1)).all()
+    assert ((p >= 0.5) == (c == 1)).all()
+    assert t.metadata["au_model"]["name"] == "ausequence.openface-clip"

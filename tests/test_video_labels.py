@@ -1,0 +1,58 @@
+"""Video corpora formats for the AU sequence model (fixtures in their exact on-disk layouts) and the
+sequence model's windows and shapes."""
+import numpy as np
+import pytest
+
+from pyfacs.data.video_labels import list_mead_clips, load_affwild2_au, load_video_labels
+from pyfacs.errors import InputError
+
+
+def test_affwild2_au_annotations(tmp_path):
+    (tmp_path / "AU_Set" / "Train_Set").mkdir(parents=True)
+    (tmp_path / "videos").mkdir()
+    (tmp_path / "videos" / "video1.mp4").write_bytes(b"")
+    (tmp_path / "AU_Set" / "Train_Set" / "video1.txt").write_text(
+        "AU1,AU2,AU4,AU6,AU7,AU10,AU12,AU15,AU23,AU24,AU25,AU26\n"
+        "0,0,1,0,0,0,1,0,0,0,1,0\n-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1\n1,0,0,0,0,0,0,0,0,0,0,0\n")
+    v = load_affwild2_au(tmp_path, "video1")
+    assert v.names[:3] == ["AU01", "AU02", "AU04"] and v.labels.shape == (3, 12)
+    assert v.labels[0, 2] == 1 and np.isnan(v.labels[1]).all() and list(v.frames) == [0, 1, 2]
+    with pytest.raises(InputError, match="Aff-Wild2 layout"):
+        load_affwild2_au(tmp_path, "video2")
+
+
+def test_mead_layout(tmp_path):
+    for subject, emotion, level in (("M003", "happy", 1), ("M003", "angry", 3), ("W009", "neutral", 1)):
+        d = tmp_path / subject / "video" / "front" / emotion / f"level_{level}"
+        d.mkdir(parents=True)
+        (d / "001.mp4").write_bytes(b"")
+    clips = list_mead_clips(tmp_path)
+    assert len(clips) == 3 and set(clips["emotion"]) == {"happy", "angry", "neutral"}
+    assert clips[clips.emotion == "angry"]["level"].item() == 3 and set(clips["subject"]) == {"M003", "W009"}
+    with pytest.raises(InputError, match="no MEAD clips"):
+        list_mead_clips(tmp_path / "M003")
+
+
+def test_generic_labels_csv(tmp_path):
+    (tmp_path / "v.mp4").write_bytes(b"")
+    (tmp_path / "l.csv").write_text("frame,AU12,AU06\n0,1,0\n1,1,1\n5,0,0\n")
+    v = load_video_labels(tmp_path / "v.mp4", tmp_path / "l.csv")
+    assert v.names == ["AU12", "AU06"] and list(v.frames) == [0, 1, 5] and v.labels[1].tolist() == [1, 1]
+    with pytest.raises(InputError, match="no column"):
+        load_video_labels(tmp_path / "v.mp4", tmp_path / "l.csv", columns=["AU99"])
+
+
+def test_sequence_windows_and_model():
+    torch = pytest.importorskip("torch", reason="needs the train extra (torch)")
+    from pyfacs.temporal.sequence import AUSequenceModel, global_features, windows
+
+    w = windows(np.arange(5, dtype=np.float32)[:, None], 3)
+    assert w[:, :, 0].tolist() == [[0, 0, 1], [0, 1, 2], [1, 2, 3], [2, 3, 4], [3, 4, 4]]
+    with pytest.raises(ValueError):
+        windows(np.zeros((3, 1)), 2)
+    lmk = np.random.default_rng(0).random((68, 2)) * 100
+    g = global_features(lmk)
+    moved = global_features(lmk * 2 + 30)  # scale and translation do not matter
+    assert g.shape == (136,) and np.allclose(g, moved, atol=1e-4)
+    model = AUSequenceModel(10, 136, 18, window=3)
+    assert model(torch.zeros(4, 3, 146)).shape == (4, 18)
