@@ -1,5 +1,6 @@
 """Training runner: config validation, metrics, determinism, resume, ONNX export parity."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -66,17 +67,24 @@ def test_onnx_export_matches_torch(tmp_path):
     assert read_metadata(tmp_path / "m.onnx")["labels"] == ["AU01"] * 5
 
 
+SMOKE = sorted(p.name for p in (Path(__file__).resolve().parents[1] / "configs" / "smoke").glob("*.yaml"))
+NEEDS = {"ckplus": ("data", "ckplus48"), "fer2013": ("data", "fer2013"),
+         "video-labels": ("reference", "openface-2.2.0")}  # the shared data each format reads
+
+
 @pytest.mark.data
 @pytest.mark.slow
-@pytest.mark.parametrize("config", ["hoglinear_ckplus_smoke.yaml", "audetnet_ckplus_smoke.yaml", "mefarg_ckplus_smoke.yaml"])
+@pytest.mark.parametrize("config", SMOKE)
 def test_smoke_configs_reproduce(tmp_path, config):
-    """Every smoke config: trained, then `pyfacs reproduce` re-runs it and finds metrics.json identical."""
+    """Every config under configs/smoke/: trained, then `pyfacs reproduce` re-runs it and finds
+    metrics.json identical."""
     import subprocess
     import sys
-    from pathlib import Path
 
-    shared_path("data", "ckplus48")
+    import yaml
+
     cfg = Path(__file__).resolve().parents[1] / "configs" / "smoke" / config
+    shared_path(*NEEDS[yaml.safe_load(cfg.read_text())["data"]["format"]])
     run = [sys.executable, "-m", "pyfacs.cli"]
     res = subprocess.run(run + ["train", str(cfg), "--run-dir", str(tmp_path / "r")], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
