@@ -99,3 +99,9 @@ def test_landmarks_from_needs_one_video(tmp_path):
     csv.write_text("frame,timestamp\n1,0\n")
     res = run("analyze", "sample", "--landmarks-from", csv, "-o", tmp_path / "o.csv")
     _assert_one_line_error(res, "OpenFace 2 CSV")
+
+
+def test_summary_line_counts_people_in_videos(tmp_path, face_video):
+    res = run("analyze", face_video, "-o", tmp_path / "o.csv", "-q", "--au-model", "none",
+               "--expression-model", "none")
+    assert res.returncode == 0 and "40 faces in 50 analysed frames" in res.stderr and "1 people" in res.stderr

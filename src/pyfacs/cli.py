@@ -97,11 +97,16 @@ def analyze(
         fps = _fps(paths[0]) if is_video(paths[0]) else 30.0
         annotator = Annotator(annotate, fps=fps)
     counts = {"faces": 0, "frames": 0}
+    persons: set[tuple[str, int]] = set()  # (source, face_id): people in videos
 
     def on_table(df: pd.DataFrame) -> None:
         sink.write(df)
         counts["frames"] += int(df[["source", "frame"]].drop_duplicates().shape[0])
         counts["faces"] += int(df["face_id"].notna().sum())
+        seen = df[df["face_id"].notna()]
+        videos = {s for s in seen["source"].unique() if is_video(Path(s))}
+        seen = seen[seen["source"].isin(videos)]
+        persons.update(zip(seen["source"], seen["face_id"].astype(int)))
 
     console = Console(stderr=True)
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -126,8 +131,9 @@ def analyze(
         if annotator:
             annotator.close()
     ok = len(paths) - len(errors)
+    people = f", {len(persons)} people (face_id) in videos" if persons else ""
     typer.echo(f"wrote {output}: {counts['faces']} faces in {counts['frames']} analysed frames "
-               f"from {ok} of {len(paths)} inputs", err=True)
+               f"from {ok} of {len(paths)} inputs{people}", err=True)
     if errors:
         raise typer.Exit(EXIT_BAD_INPUT)
 

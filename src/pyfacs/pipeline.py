@@ -62,6 +62,7 @@ class Analyzer:
         self.landmarks = landmarks
         self.faces_cropped = faces_cropped
         self.identities = IdentityTracker()
+        self._next_index = 0
         self.finder = FaceFinder(max_faces=1 if faces_cropped else max_faces, min_face_score=min_face_score,
                                  detect_every=detect_every, with_iris=landmarks == 478,
                                  num_threads=num_threads)
@@ -103,9 +104,14 @@ class Analyzer:
     def reset(self) -> None:
         self.finder.reset()
         self.identities.reset()
+        self._next_index = 0
 
-    def faces(self, rgb: np.ndarray, *, still: bool = False, index: int = 0) -> list[Face]:
-        """Faces in one RGB uint8 frame (H, W, 3); ``index`` is the frame number within its source."""
+    def faces(self, rgb: np.ndarray, *, still: bool = False, index: int | None = None) -> list[Face]:
+        """Faces in one RGB uint8 frame (H, W, 3); ``index`` is the frame number within its source
+        (default: one more than the last call's). In a live stream a new person's ``face_id`` is
+        provisional for 15 frames; ``self.identities.final_id(face_id)`` gives the settled one."""
+        index = self._next_index if index is None else index
+        self._next_index = index + 1
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
             raise InputError(f"frames must be RGB uint8 arrays of shape (H, W, 3), not {rgb.dtype} {rgb.shape}")
         if self.external is not None:
