@@ -138,6 +138,44 @@ def analyze(
         raise typer.Exit(EXIT_BAD_INPUT)
 
 
+@app.command("analyze-corpus")
+@_one_line_errors
+def analyze_corpus(
+    source: Annotated[Path, typer.Argument(help="A folder of videos (searched recursively) or a text file listing them")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Output folder: one Parquet per video + manifest.jsonl")],
+    engine: Annotated[str, typer.Option(help="local (processes on this machine) or ray (pyfacs[distributed])")] = "local",
+    workers: Annotated[int, typer.Option(min=1, help="Parallel workers, each with its own models")] = 1,
+    au_model: Annotated[str, typer.Option(help="AU head by registry name, or none")] = "auto",
+    expression_model: Annotated[str, typer.Option(help="Expression head by registry name, or none")] = "auto",
+    max_faces: Annotated[Optional[int], typer.Option(help="At most this many faces per frame")] = None,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress bar")] = False,
+) -> None:
+    """Analyse a corpus of videos, restartably: finished files are skipped on a new run."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from pyfacs.distributed.corpus import analyze_corpus as run_corpus
+
+    options = {"au_model": au_model, "expression_model": expression_model, "max_faces": max_faces}
+    console = Console(stderr=True)
+    progress = Progress(TextColumn("corpus"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                        console=console, disable=quiet)
+    task = progress.add_task("corpus", total=None)
+
+    def on_result(r: dict, done: int, total: int) -> None:
+        progress.update(task, completed=done, total=total)
+        if r["status"] != "ok":
+            console.print(f"[red]error:[/red] {r['source']}: {r['error']}", highlight=False)
+
+    with progress:
+        results = run_corpus(source, output, engine=engine, workers=workers, options=options, on_result=on_result)
+    failed = sum(r["status"] != "ok" for r in results)
+    typer.echo(f"{output}: {len(results) - failed} videos analysed, {failed} failed this run "
+               f"(finished files of earlier runs skipped); manifest {output / 'manifest.jsonl'}", err=True)
+    if failed:
+        raise typer.Exit(EXIT_BAD_INPUT)
+
+
 def _fps(path: Path) -> float:
     import av
 

@@ -1,0 +1,1 @@
+"""Work beyond one process: corpus processing (local processes or Ray)."""
