@@ -68,3 +68,12 @@ def test_cli(corpus, tmp_path):
     assert res.returncode == 0 and "4 videos analysed" in res.stderr, res.stderr
     res = subprocess.run(run + [str(tmp_path / "missing"), "-o", str(tmp_path / "o")], capture_output=True, text=True)
     assert res.returncode == 2 and "does not exist" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_bench_times_each_stage(face_video):
+    from pyfacs.bench import bench
+
+    r = bench(face_video, au_model="audetnet.ckplus", expression_model="esr9.fer2013")
+    assert r["frames"] == 50 and r["faces"] == 40
+    assert set(r["stages_fps"]) == {"decode", "faces", "au", "expression"}
+    assert all(v > 0 for v in r["stages_fps"].values()) and r["end_to_end_fps"] > 0

@@ -176,6 +176,24 @@ def analyze_corpus(
         raise typer.Exit(EXIT_BAD_INPUT)
 
 
+@app.command()
+@_one_line_errors
+def bench(
+    video: Annotated[Path, typer.Argument(help="A video to time")],
+    au_model: Annotated[str, typer.Option(help="AU head by registry name, or none")] = "auto",
+    expression_model: Annotated[str, typer.Option(help="Expression head by registry name, or none")] = "auto",
+) -> None:
+    """Frames/s of each stage (decode, faces, AU head, expression head) and end to end."""
+    from pyfacs.bench import bench as run_bench
+
+    r = run_bench(video, au_model=au_model, expression_model=expression_model)
+    typer.echo(f"{r['video']}: {r['frames']} frames, {r['faces']} faces; AU head {r['au_model']}, "
+               f"expression head {r['expression_model']}")
+    for stage, fps in r["stages_fps"].items():
+        typer.echo(f"  {stage:<11} {fps:8.0f} frames/s")
+    typer.echo(f"  {'end to end':<11} {r['end_to_end_fps']:8.0f} frames/s (decoding in its own thread)")
+
+
 def _fps(path: Path) -> float:
     import av
 

@@ -1,0 +1,65 @@
+"""``pyfacs bench VIDEO``: frames/s of each pipeline stage and of the whole run, on this machine.
+
+Stages are timed one frame at a time in one process (decode; faces = detection, mesh, pose and
+identities; the AU head, including its end-of-video work; the expression head); the end-to-end
+figure is a separate ordinary run to a Parquet file, start-up excluded."""
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+
+def bench(video: str | Path, *, au_model: str = "auto", expression_model: str = "auto",
+          max_frames: int | None = None) -> dict:
+    from pyfacs.errors import InputError
+    from pyfacs.io.media import is_video, iter_frames
+    from pyfacs.io.sinks import ParquetSink
+    from pyfacs.pipeline import Analyzer
+
+    video = Path(video)
+    if not is_video(video):
+        raise InputError(f"{video} is not a video; pyfacs bench times a video")
+    an = Analyzer(au_model=au_model, expression_model=expression_model)
+    t = dict.fromkeys(("decode", "faces", "au", "expression"), 0.0)
+    n = faces_total = 0
+    if an.au_head is not None:
+        an.au_head.begin(video=True)
+    frames = iter_frames(video)
+    while max_frames is None or n < max_frames:
+        t0 = time.perf_counter()
+        frame = next(frames, None)
+        t1 = time.perf_counter()
+        if frame is None:
+            break
+        faces = an.faces(frame.rgb, index=frame.index)
+        t2 = time.perf_counter()
+        if an.au_head is not None:
+            for k, f in enumerate(faces):
+                an.au_head.add(faces_total + k, f.face_id, frame.rgb, f.lmk68)
+        t3 = time.perf_counter()
+        if an.expression_head is not None:
+            an.expression_head.columns_for(frame.rgb, faces, whole_image=False)
+        t4 = time.perf_counter()
+        t["decode"] += t1 - t0
+        t["faces"] += t2 - t1
+        t["au"] += t3 - t2
+        t["expression"] += t4 - t3
+        n += 1
+        faces_total += len(faces)
+    if an.au_head is not None:
+        t0 = time.perf_counter()
+        an.au_head.finish()
+        t["au"] += time.perf_counter() - t0
+    stages = {k: (n / v if v > 0 else float("inf")) for k, v in t.items()
+              if not (k == "au" and an.au_head is None) and not (k == "expression" and an.expression_head is None)}
+    an.reset()
+    with tempfile.TemporaryDirectory() as tmp:
+        sink = ParquetSink(Path(tmp) / "b.parquet", an.columns, an.metadata)
+        t0 = time.perf_counter()
+        an.run([str(video)], on_table=sink.write)
+        sink.close()
+        e2e = time.perf_counter() - t0
+    return {"video": str(video), "frames": n, "faces": faces_total, "stages_fps": stages,
+            "end_to_end_fps": (n / e2e) if max_frames is None else None,
+            "au_model": getattr(an.au_head, "name", None), "expression_model": getattr(an.expression_head, "name", None)}
