@@ -101,6 +101,7 @@ class IdentityTracker:
     gallery_every: int = 10
     gallery_size: int = 30
     settle_frames: int = 15
+    gallery_memory: int = 3000  # frames: older persons keep their mean only (memory stays flat)
     persons: dict[int, _Person] = field(default_factory=dict)
     _track_to_person: dict[int, int] = field(default_factory=dict)
     relabel: dict[int, int] = field(default_factory=dict)  # merged person → the person they are
@@ -210,13 +211,17 @@ class IdentityTracker:
             m = self.momentum if p.frames else 0.0
             p.emb = m * p.emb + (1 - m) * e
             if p.frames % self.gallery_every == 0:  # the person as they looked at different times
-                p.gallery = (p.gallery + [p.emb.copy()])[-self.gallery_size:]
+                p.gallery = (p.gallery + [p.emb.astype(np.float32)])[-self.gallery_size:]
             p.last_frame, p.centre, p.size = index, _centre(f.box), _size(f.box)
             p.frames += 1
             if p.tentative_until is not None:
                 p.emb_sum = p.emb_sum + e
             f.face_id = pid
         self.settle(index)
+        if index % 100 == 0:
+            for p in self.persons.values():
+                if index - p.last_frame > self.gallery_memory:
+                    p.gallery = []
         return faces
 
 
