@@ -194,6 +194,22 @@ def bench(
     typer.echo(f"  {'end to end':<11} {r['end_to_end_fps']:8.0f} frames/s (decoding in its own thread)")
 
 
+@app.command()
+@_one_line_errors
+def report(
+    results: Annotated[Path, typer.Argument(help="A results file written by pyfacs analyze (.parquet, .csv, .jsonl)")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="The HTML page to write")] = Path("report.html"),
+) -> None:
+    """A self-contained HTML page: AU and expression time series per person, AU occurrence, AU maps,
+    annotated sample frames."""
+    from pyfacs.table import FaceTable
+    from pyfacs.viz.report import write_report
+
+    if output.suffix.lower() not in (".html", ".htm"):
+        raise InputError(f"the report is HTML: name the output .html, not {output.name}")
+    typer.echo(f"wrote {write_report(FaceTable.read(results), output)}", err=True)
+
+
 def _fps(path: Path) -> float:
     import av
 

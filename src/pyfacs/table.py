@@ -166,6 +166,33 @@ class FaceTable:
     def to_pandas(self) -> pd.DataFrame:
         return self.data.copy()
 
+    # plots (matplotlib Figures) -------------------------------------------------------------------
+    def plot_aus(self, face_id: int, *, source: str | None = None):
+        from pyfacs.viz.plots import plot_au_timeseries
+
+        return plot_au_timeseries(self.data, face_id, source=source)
+
+    def plot_expressions(self, face_id: int, *, source: str | None = None):
+        from pyfacs.viz.plots import plot_expression_timeseries
+
+        return plot_expression_timeseries(self.data, face_id, source=source)
+
+    def plot_au_occurrence(self):
+        from pyfacs.viz.plots import plot_au_occurrence
+
+        return plot_au_occurrence(self.data)
+
+    def plot_au_map(self, face_id: int, *, source: str | None = None):
+        from pyfacs.viz.plots import plot_au_map
+
+        return plot_au_map(self.data, face_id, source=source)
+
+    def report(self, path: str | Path) -> Path:
+        """Write the HTML report (see ``pyfacs report``)."""
+        from pyfacs.viz.report import write_report
+
+        return write_report(self, path)
+
     # files ---------------------------------------------------------------------------------------
     def to_parquet(self, path: str | Path) -> None:
         import pyarrow as pa

@@ -1,0 +1,123 @@
+"""Plots of a FaceTable (matplotlib, which pyfacs's MediaPipe dependency brings): AU and expression
+time series per person, AU occurrence bars, and an AU intensity map drawn on the person's face.
+Each function returns a matplotlib Figure; ``FaceTable.plot_*`` call them."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")  # files, not windows
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _au_value_columns(df: pd.DataFrame) -> list[str]:
+    """Intensities (``_r``) when there are, else presence probabilities (``_p``)."""
+    r = [c for c in df.columns if c.startswith("AU") and c.endswith("_r")]
+    return r or [c for c in df.columns if c.startswith("AU") and c.endswith("_p")]
+
+
+def _person(df: pd.DataFrame, face_id: int, source: str | None) -> pd.DataFrame:
+    rows = df[df["face_id"] == face_id]
+    if source is not None:
+        rows = rows[rows["source"] == source]
+    return rows.sort_values("frame")
+
+
+def plot_au_timeseries(df: pd.DataFrame, face_id: int, *, source: str | None = None, top: int = 8):
+    """The person's ``top`` most active AUs over time."""
+    plt = _plt()
+    rows = _person(df, face_id, source)
+    cols = _au_value_columns(rows)
+    fig, ax = plt.subplots(figsize=(9, 3))
+    if cols and len(rows):
+        chosen = rows[cols].mean().sort_values(ascending=False).index[:top]
+        for c in chosen:
+            ax.plot(rows["timestamp_s"], rows[c], lw=1.2, label=c.split("_")[0])
+        ax.legend(ncol=min(len(chosen), 8), fontsize=7, loc="upper right")
+        ax.set_ylabel("intensity (0-5)" if cols[0].endswith("_r") else "presence probability")
+    ax.set_xlabel("time (s)")
+    ax.set_title(f"AUs over time, person {face_id}", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_expression_timeseries(df: pd.DataFrame, face_id: int, *, source: str | None = None):
+    plt = _plt()
+    rows = _person(df, face_id, source)
+    cols = [c for c in rows.columns if c.startswith("expr_") and c != "expr_label"]
+    fig, ax = plt.subplots(figsize=(9, 2.6))
+    if cols and len(rows):
+        ax.stackplot(rows["timestamp_s"], rows[cols].to_numpy(float).T, labels=[c[5:] for c in cols], alpha=0.85)
+        ax.legend(ncol=len(cols), fontsize=7, loc="upper right")
+        ax.set_ylim(0, 1)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("probability")
+    ax.set_title(f"Expressions over time, person {face_id}", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_au_occurrence(df: pd.DataFrame):
+    """Share of frames with each AU present (``_c``), one bar group per person."""
+    plt = _plt()
+    faces = df[df["face_id"].notna()]
+    cols = [c for c in faces.columns if c.startswith("AU") and c.endswith("_c")]
+    fig, ax = plt.subplots(figsize=(9, 3))
+    if cols and len(faces):
+        rates = faces.groupby("face_id")[cols].mean()
+        width = 0.8 / max(len(rates), 1)
+        x = np.arange(len(cols))
+        for k, (fid, row) in enumerate(rates.iterrows()):
+            ax.bar(x + k * width, row.to_numpy(float), width, label=f"person {int(fid)}")
+        ax.set_xticks(x + 0.4 - width / 2, [c.split("_")[0] for c in cols], rotation=90, fontsize=7)
+        ax.legend(fontsize=7)
+    ax.set_ylabel("occurrence rate")
+    ax.set_title("AU occurrence per person", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_au_map(df: pd.DataFrame, face_id: int, *, source: str | None = None):
+    """Mean AU values drawn where each AU acts, on the person's mean landmark shape (as seen in the
+    image: the subject's left is on the right). A lateral column (``AU12L``/``AU12R``) is drawn on
+    that side only; a bilateral AU at both of its places."""
+    from pyfacs.au.heatmaps import AU_LOCATIONS, au_points
+
+    plt = _plt()
+    rows = _person(df, face_id, source)
+    fig, ax = plt.subplots(figsize=(4, 4.4))
+    lmk_cols = [f"lmk68_x_{i}" for i in range(68)] + [f"lmk68_y_{i}" for i in range(68)]
+    if len(rows) and set(lmk_cols) <= set(rows.columns):
+        xy = rows[lmk_cols].to_numpy(float)
+        shape = np.stack([xy[:, :68], xy[:, 68:]], -1)
+        shape = shape - shape.mean(1, keepdims=True)
+        shape = np.nanmean(shape / np.linalg.norm(shape[:, 36] - shape[:, 45], axis=1)[:, None, None], 0)
+        for a, b in ((0, 17), (17, 22), (22, 27), (27, 31), (31, 36), (36, 42), (42, 48), (48, 60), (60, 68)):
+            closed = a >= 36
+            idx = list(range(a, b)) + ([a] if closed else [])
+            ax.plot(shape[idx, 0], shape[idx, 1], color="0.6", lw=1)
+        values = rows[_au_value_columns(rows)].mean() if _au_value_columns(rows) else pd.Series(dtype=float)
+        scale = 5.0 if values.index.str.endswith("_r").any() else 1.0
+        for col, v in values.items():
+            name = col.split("_")[0]
+            side = name[-1] if name[-1] in "LR" else None
+            au = int(name[2:4])
+            if au not in AU_LOCATIONS or not np.isfinite(v):
+                continue
+            pts = au_points(shape, au)
+            if side is not None and len(pts) > 1:  # the subject's left is the image's right
+                pts = pts[pts[:, 0] > 0] if side == "L" else pts[pts[:, 0] <= 0]
+            ax.scatter(pts[:, 0], pts[:, 1], s=60 + 900 * v / scale, c=[[1.0, 0.2, 0.1, min(1.0, 0.15 + v / scale)]])
+            ax.annotate(name, pts[0], xytext=(0, 7), textcoords="offset points", fontsize=6, ha="center")
+    ax.invert_yaxis()
+    ax.set_aspect("equal")
+    ax.axis("off")
+    ax.set_title(f"Mean AU activity, person {face_id}", fontsize=10)
+    fig.tight_layout()
+    return fig
