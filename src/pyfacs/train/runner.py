@@ -51,7 +51,24 @@ def _determinism(cfg: TrainConfig) -> None:
     torch.use_deterministic_algorithms(True, warn_only=torch.cuda.is_available())
 
 
-def run(cfg: TrainConfig, run_dir: str | Path) -> dict:
+def _distributed(torch, cfg: TrainConfig) -> int:
+    """Under ``torchrun`` (WORLD_SIZE > 1): join the gloo process group; returns this process's rank."""
+    import os
+
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return 0
+    if cfg.task != "au-sequence":
+        from pyfacs.errors import InputError
+
+        raise InputError(f"training under torchrun is implemented for au-sequence configs, not {cfg.task}")
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group("gloo")
+    return dist.get_rank()
+
+
+def run(cfg: TrainConfig, run_dir: str | Path, *, _rank_checked: bool = False) -> dict:
     import yaml
 
     from pyfacs.data.ckplus import subject_folds
@@ -60,6 +77,15 @@ def run(cfg: TrainConfig, run_dir: str | Path) -> dict:
 
     torch = require_extra("torch", "train")
     run_dir = Path(run_dir)
+    if not _rank_checked and _distributed(torch, cfg) > 0:  # under torchrun, only the first process writes the run dir
+        import shutil
+        import tempfile
+
+        scratch = Path(tempfile.mkdtemp(prefix="pyfacs-rank-"))
+        try:
+            return run(cfg, scratch, _rank_checked=True)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(), sort_keys=False))
     _determinism(cfg)

@@ -47,24 +47,44 @@ def _fill(x: np.ndarray) -> np.ndarray:
 
 
 def fit_predict(cfg: TrainConfig, x_train, y_train, x_test, n_au: int, window: int):
+    """Train on (x_train, y_train), predict x_test. Under ``torchrun`` (a gloo process group) each of
+    the W processes takes every W-th sample of each global batch and DDP sums the gradients: the
+    same global batch and loss as one process, so the same model up to float rounding (exactly the
+    same random numbers: the feature noise is drawn for the whole batch on every rank; dropout masks
+    are each rank's own, so use ``model.dropout: 0`` to compare)."""
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel
+
     from pyfacs.temporal.sequence import AUSequenceModel
 
-    torch.manual_seed(cfg.seed)
+    world = dist.get_world_size() if dist.is_initialized() else 1
+    rank = dist.get_rank() if dist.is_initialized() else 0
+    torch.manual_seed(cfg.seed)  # the same initial weights in every process
     o = cfg.optim
     model = AUSequenceModel(n_au, x_train.shape[-1] - n_au, y_train.shape[1], window=window,
                             d_model=cfg.model.d_model, layers=cfg.model.layers, dropout=cfg.model.dropout)
+    net = DistributedDataParallel(model) if world > 1 else model
     opt = torch.optim.AdamW(model.parameters(), lr=o.lr, weight_decay=o.weight_decay)
     gen = torch.Generator().manual_seed(cfg.seed)
     xt, yt = torch.from_numpy(x_train), torch.from_numpy(y_train.astype(np.float32))
     for _ in range(o.epochs):
         model.train()
         for idx in torch.randperm(len(xt), generator=gen).split(o.batch_size):
-            known = ~torch.isnan(yt[idx])
-            xb = xt[idx]
-            if cfg.model.feature_noise:  # features are standardised: noise in units of their spread
-                xb = xb + cfg.model.feature_noise * torch.randn(xb.shape, generator=gen)
-            logits = model(xb)
-            loss = F.binary_cross_entropy_with_logits(logits[known], yt[idx][known])
+            if len(idx) < max(world, 2):
+                continue  # a 1-sample remainder: skipped alike by one process and by several
+            noise = (cfg.model.feature_noise * torch.randn((len(idx), *xt.shape[1:]), generator=gen)
+                     if cfg.model.feature_noise else None)  # standardised features: units of their spread
+            n_known = (~torch.isnan(yt[idx])).sum().clamp(min=1)
+            mine = slice(rank, None, world)
+            xb, yb = xt[idx[mine]], yt[idx[mine]]
+            if noise is not None:
+                xb = xb + noise[mine]
+            known = ~torch.isnan(yb)
+            logits = net(xb)
+            if world == 1:
+                loss = F.binary_cross_entropy_with_logits(logits[known], yb[known])
+            else:  # this process's share of the global-batch mean; DDP averages over processes, hence × world
+                loss = F.binary_cross_entropy_with_logits(logits[known], yb[known], reduction="sum") * world / n_known
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -123,6 +143,8 @@ def run_sequence(cfg: TrainConfig, run_dir: Path, provenance: dict) -> dict:
             cfg.seed = base_seed + r
             p, model = fit_predict(cfg, w[rows[train]], y[train], w[rows[test]], n_au, window)
             runs.append(agreement(y[test], p, labels.names))
+            if r == 0:
+                np.save(run_dir / f"{key}_test_probabilities.npy", p)
             if key == "sequence" and r == 0 and cfg.export_full:
                 _export(model, mean, std, window, labels.names, run_dir / "model.onnx", cfg, provenance)
         cfg.seed = base_seed
