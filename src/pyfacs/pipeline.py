@@ -160,9 +160,18 @@ class Analyzer:
         # a head that needs the whole source (OpenFace's per-person calibration) holds the rows until
         # the source ends; the others' values go out with each chunk, so memory stays flat
         hold = self.au_head is not None and self.au_head.whole_source
+        # the expression head works in a thread of its own, one frame behind (ONNX Runtime releases
+        # the GIL): on two cores it overlaps the next frame's faces and AUs
+        from concurrent.futures import ThreadPoolExecutor
+
+        expression_pool = ThreadPoolExecutor(1, thread_name_prefix="pyfacs-expression")
+        expressions: list = []  # (rows of a frame, its expression columns to come)
         start = [0]  # row number of the first pending row within the source
 
         def flush() -> None:
+            for rows, done in expressions:
+                rows.update(done.result())
+            expressions.clear()
             if pending:
                 if self.identities.relabel:  # persons merged since these rows were made
                     for rows in pending:
@@ -188,9 +197,9 @@ class Analyzer:
                             self.au_head.add(n_rows + k, f.face_id, frame.rgb, f.lmk68)
                     rows = frame_rows(frame.source, frame.index, frame.timestamp_s, faces,
                                       landmarks=self.landmarks)
-                    if self.expression_head is not None:
-                        rows.update(self.expression_head.columns_for(frame.rgb, faces,
-                                                                     whole_image=self.faces_cropped))
+                    if self.expression_head is not None:  # runs beside the next frame's work
+                        crops = self.expression_head.crops_for(frame.rgb, faces, whole_image=self.faces_cropped)
+                        expressions.append((rows, expression_pool.submit(self.expression_head.columns_from, crops)))
                     pending.append(rows)
                     n_rows += len(rows["frame"])
                     if len(pending) >= self.CHUNK_FRAMES and not self.identities.unsettled:
@@ -201,7 +210,10 @@ class Analyzer:
                     on_progress(str(path), frame.index + 1, total)
         finally:  # on a decoding error too: the rows up to there are kept
             self.identities.settle()
-            flush()
+            try:
+                flush()
+            finally:
+                expression_pool.shutdown()
             if held:
                 df = pd.concat(held, ignore_index=True)
                 _fill(df, self.au_head.finish(), self.au_head.columns, offset=0)

@@ -47,9 +47,17 @@ class ESRExpressionHead:
         return self._session.run(None, {"input": x})[0][:, : len(self.labels)]
 
     def columns_for(self, rgb: np.ndarray, faces, *, whole_image: bool) -> dict[str, np.ndarray]:
-        if not faces:
+        return self.columns_from(self.crops_for(rgb, faces, whole_image=whole_image))
+
+    def crops_for(self, rgb: np.ndarray, faces, *, whole_image: bool) -> np.ndarray | None:
+        """The faces' 48×48 crops (None without faces): cheap, and all the network needs of the frame."""
+        return np.stack([self.crop(rgb, f, whole_image=whole_image) for f in faces]) if faces else None
+
+    def columns_from(self, crops: np.ndarray | None) -> dict[str, np.ndarray]:
+        """The columns for one frame's crops (safe in another thread: ONNX Runtime releases the GIL)."""
+        if crops is None:
             return {"expr_label": np.array([None], dtype=object)}
-        probs = self(np.stack([self.crop(rgb, f, whole_image=whole_image) for f in faces]))
+        probs = self(crops)
         cols = {expression_column(label): probs[:, k].astype(np.float32) for k, label in enumerate(self.labels)}
         cols["expr_label"] = np.array([self.labels[i] for i in probs.argmax(1)], dtype=object)
         return cols
