@@ -107,6 +107,8 @@ def _done(out_dir: Path) -> set[str]:
 def analyze_corpus(source: str | Path, out_dir: str | Path, *, engine: str = "local", workers: int = 1,
                    options: dict | None = None, on_result=None) -> list[dict]:
     """Analyse every video not done yet; returns this run's results (also appended to the manifest)."""
+    if engine not in ("local", "ray"):
+        raise InputError(f"--engine must be local or ray, not {engine!r}")
     videos = corpus_inputs(source)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -126,12 +128,7 @@ def analyze_corpus(source: str | Path, out_dir: str | Path, *, engine: str = "lo
 
     if not todo:
         return results
-    if engine == "local":
-        _run_local(todo, out_dir, workers, options, record)
-    elif engine == "ray":
-        _run_ray(todo, out_dir, workers, options, record)
-    else:
-        raise InputError(f"--engine must be local or ray, not {engine!r}")
+    (_run_local if engine == "local" else _run_ray)(todo, out_dir, workers, options, record)
     return results
 
 
