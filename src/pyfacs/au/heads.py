@@ -141,10 +141,9 @@ class SequenceAUHead:
         self._feats = {}
 
     def add(self, row: int, face_id: int, rgb: np.ndarray, lmk68: np.ndarray) -> None:
-        from pyfacs.temporal.sequence import global_features
+        from pyfacs.temporal.sequence import frame_features
 
-        f = np.concatenate([self._frame_model.logits(rgb, lmk68), global_features(lmk68)]).astype(np.float32)
-        self._feats.setdefault(face_id, []).append((row, f))
+        self._feats.setdefault(face_id, []).append((row, frame_features(self._frame_model, rgb, lmk68)))
 
     def finish(self) -> dict[int, np.ndarray]:
         from pyfacs.temporal.sequence import windows

@@ -32,6 +32,11 @@ def global_features(lmk68: np.ndarray) -> np.ndarray:
     return shape.ravel().astype(np.float32)
 
 
+def frame_features(au_head, rgb: np.ndarray, lmk68: np.ndarray) -> np.ndarray:
+    """One frame's token input: the embedded AU model's logits, then :func:`global_features`."""
+    return np.concatenate([au_head.logits(rgb, lmk68), global_features(lmk68)]).astype(np.float32)
+
+
 def windows(x: np.ndarray, window: int) -> np.ndarray:
     """(n, d) per-frame features → (n, window, d): each frame with its neighbours (edges repeated)."""
     if window < 1 or window % 2 == 0:

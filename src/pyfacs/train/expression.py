@@ -115,12 +115,12 @@ def fit_esr(model, images, labels, cfg: TrainConfig, *, on_epoch=None, start_epo
                 sched.step()
                 continue
             pts = None
+            on_device = idx.to(device)
             if o.augment == "affine":
-                xb, pts = random_affine(_scaled(x[idx.to(device)]), gen,
-                                        points=lmk[idx] if heatmaps is not None else None)
+                xb, pts = random_affine(_scaled(x[on_device]), gen, points=lmk[idx] if heatmaps is not None else None)
             else:
-                xb = shift_flip(_scaled(x[idx.to(device)]).cpu(), gen, 4).to(device)
-            yb = y[idx.to(device)]
+                xb = shift_flip(_scaled(x[on_device]).cpu(), gen, 4).to(device)
+            yb = y[on_device]
             with amp:
                 if heatmaps is not None:
                     logits, _, cams = branch_cams(model, xb, yb)

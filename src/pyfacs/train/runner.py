@@ -68,24 +68,23 @@ def _distributed(torch, cfg: TrainConfig) -> int:
     return dist.get_rank()
 
 
-def run(cfg: TrainConfig, run_dir: str | Path, *, _rank_checked: bool = False) -> dict:
+def run(cfg: TrainConfig, run_dir: str | Path) -> dict:
+    torch = require_extra("torch", "train")
+    if _distributed(torch, cfg) > 0:  # under torchrun, only the first process writes the run dir
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="pyfacs-rank-") as scratch:
+            return _run(cfg, Path(scratch), torch)
+    return _run(cfg, Path(run_dir), torch)
+
+
+def _run(cfg: TrainConfig, run_dir: Path, torch) -> dict:
     import yaml
 
     from pyfacs.data.ckplus import subject_folds
     from pyfacs.train.data import prepare
     from pyfacs.train.metrics import presence_metrics
 
-    torch = require_extra("torch", "train")
-    run_dir = Path(run_dir)
-    if not _rank_checked and _distributed(torch, cfg) > 0:  # under torchrun, only the first process writes the run dir
-        import shutil
-        import tempfile
-
-        scratch = Path(tempfile.mkdtemp(prefix="pyfacs-rank-"))
-        try:
-            return run(cfg, scratch, _rank_checked=True)
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(), sort_keys=False))
     _determinism(cfg)

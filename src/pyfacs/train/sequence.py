@@ -21,7 +21,7 @@ def video_features(video: Path, max_frames: int | None = None) -> tuple[np.ndarr
     from pyfacs.au.heads import EmbeddedAUHead
     from pyfacs.io.media import iter_frames
     from pyfacs.pipeline import Analyzer
-    from pyfacs.temporal.sequence import N_GLOBAL, global_features
+    from pyfacs.temporal.sequence import N_GLOBAL, frame_features
 
     analyzer = Analyzer(au_model=None, expression_model=None, max_faces=1)
     au = EmbeddedAUHead()
@@ -33,7 +33,7 @@ def video_features(video: Path, max_frames: int | None = None) -> tuple[np.ndarr
         row = np.full(len(au.labels) + N_GLOBAL, np.nan, np.float32)
         if faces:
             f = faces[0]
-            row = np.concatenate([au.logits(frame.rgb, f.lmk68), global_features(f.lmk68)])
+            row = frame_features(au, frame.rgb, f.lmk68)
         feats.append(row)
         frames.append(frame.index)
     return np.array(feats, np.float32), np.array(frames), len(au.labels)
@@ -94,13 +94,14 @@ def fit_predict(cfg: TrainConfig, x_train, y_train, x_test, n_au: int, window: i
 
 
 def agreement(y: np.ndarray, p: np.ndarray, names: list[str]) -> dict:
-    from sklearn.metrics import f1_score
+    """Per label, on its annotated frames: agreement (accuracy) and F1 of ``p >= 0.5`` with ``y``."""
+    from pyfacs.train.metrics import presence_metrics
 
     per = {}
     for k, name in enumerate(names):
         known = ~np.isnan(y[:, k])
-        t, pr = y[known, k] > 0.5, p[known, k] >= 0.5
-        per[name] = {"agreement": float((t == pr).mean()), "f1": float(f1_score(t, pr, zero_division=0))}
+        m = presence_metrics((y[known, k:k + 1] > 0.5).astype(int), p[known, k:k + 1], [name])["per_au"][name]
+        per[name] = {"agreement": m["accuracy"], "f1": m["f1"]}
     return {"mean_agreement": float(np.mean([v["agreement"] for v in per.values()])),
             "mean_f1": float(np.mean([v["f1"] for v in per.values()])), "per_label": per}
 

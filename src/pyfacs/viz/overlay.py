@@ -17,21 +17,24 @@ _GREEN, _YELLOW, _WHITE = (40, 220, 40), (255, 210, 0), (255, 255, 255)
 def draw(rgb: np.ndarray, faces: list[Face], labels: list[list[str]] | None = None) -> np.ndarray:
     """A copy of ``rgb`` with each face's box, 68 landmarks, pose and text lines drawn on it."""
     out = rgb.copy()
-    scale = max(1.0, max(rgb.shape[:2]) / 640)
-    thick = max(1, int(round(scale)))
     for k, f in enumerate(faces):
-        x1, y1, x2, y2 = (int(round(v)) for v in f.box)
-        cv2.rectangle(out, (x1, y1), (x2, y2), _GREEN, thick)
-        for x, y in f.lmk68:
-            cv2.circle(out, (int(round(x)), int(round(y))), thick, _YELLOW, -1)
         p, yw, r = f.pose_deg
         lines = [f"id {f.face_id}  {f.score:.2f}", f"pitch {p:+.0f} yaw {yw:+.0f} roll {r:+.0f}"]
-        if labels and k < len(labels):
-            lines += labels[k]
-        for i, text in enumerate(lines):
-            org = (x1, max(12, y1 - 6 - int(14 * scale) * (len(lines) - 1 - i)))
-            cv2.putText(out, text, org, cv2.FONT_HERSHEY_SIMPLEX, 0.4 * scale, _WHITE, thick, cv2.LINE_AA)
+        draw_face(out, f.box, f.lmk68, lines + (labels[k] if labels and k < len(labels) else []))
     return out
+
+
+def draw_face(out: np.ndarray, box, lmk68: np.ndarray, lines: list[str]) -> None:
+    """Draw one face's box, landmarks and text lines (above the box) on ``out``, in place."""
+    scale = max(1.0, max(out.shape[:2]) / 640)
+    thick = max(1, int(round(scale)))
+    x1, y1, x2, y2 = (int(round(v)) for v in box)
+    cv2.rectangle(out, (x1, y1), (x2, y2), _GREEN, thick)
+    for x, y in lmk68:
+        cv2.circle(out, (int(round(x)), int(round(y))), thick, _YELLOW, -1)
+    for i, text in enumerate(lines):
+        org = (x1, max(12, y1 - 6 - int(14 * scale) * (len(lines) - 1 - i)))
+        cv2.putText(out, text, org, cv2.FONT_HERSHEY_SIMPLEX, 0.4 * scale, _WHITE, thick, cv2.LINE_AA)
 
 
 class Annotator:

@@ -31,10 +31,10 @@ def _img(b64: str, alt: str) -> str:
 
 def _sample_frames(df: pd.DataFrame, source: str) -> list[str]:
     """Evenly spaced frames of ``source`` with the table's boxes, landmarks, ids and labels drawn."""
-    import cv2
     from PIL import Image
 
     from pyfacs.io.media import is_video, iter_frames
+    from pyfacs.viz.overlay import draw_face
 
     path = Path(source)
     if not path.is_file() or not is_video(path):
@@ -52,12 +52,9 @@ def _sample_frames(df: pd.DataFrame, source: str) -> list[str]:
             continue
         img = frame.rgb.copy()
         for _, r in faces[faces["frame"] == frame.index].iterrows():
-            x1, y1, x2, y2 = (int(r[c]) for c in ("bbox_x1", "bbox_y1", "bbox_x2", "bbox_y2"))
-            cv2.rectangle(img, (x1, y1), (x2, y2), (0, 220, 0), 2)
-            for i in range(68):
-                cv2.circle(img, (int(r[f"lmk68_x_{i}"]), int(r[f"lmk68_y_{i}"])), 1, (255, 220, 0), -1)
+            lmk = np.stack([[r[f"lmk68_x_{i}"] for i in range(68)], [r[f"lmk68_y_{i}"] for i in range(68)]], 1)
             label = f"person {int(r['face_id'])}" + (f" {r['expr_label']}" if isinstance(r.get("expr_label"), str) else "")
-            cv2.putText(img, label, (x1, max(14, y1 - 6)), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
+            draw_face(img, [r[c] for c in ("bbox_x1", "bbox_y1", "bbox_x2", "bbox_y2")], lmk, [label])
         buf = io.BytesIO()
         pil = Image.fromarray(img)
         pil.thumbnail((480, 480))
