@@ -17,6 +17,7 @@ from pyfacs.errors import InputError
 from pyfacs.face.faces import Face, FaceFinder
 from pyfacs.face.track import IdentityTracker
 from pyfacs.io.media import Frame, expand_inputs, is_video, iter_frames, video_frame_count
+from pyfacs.models.runtime import single_threaded_blas
 from pyfacs.table import FaceTable, columns_to_frame, frame_rows, output_columns
 
 log = logging.getLogger(__name__)
@@ -141,7 +142,8 @@ class Analyzer:
             self.reset()
             still = not is_video(path)
             try:
-                self._run_source(path, still, every, on_table, on_frame, on_progress)
+                with single_threaded_blas():
+                    self._run_source(path, still, every, on_table, on_frame, on_progress)
             except InputError as exc:
                 err = SourceError(str(path), str(exc))
                 errors.append(err)
@@ -160,18 +162,12 @@ class Analyzer:
         # a head that needs the whole source (OpenFace's per-person calibration) holds the rows until
         # the source ends; the others' values go out with each chunk, so memory stays flat
         hold = self.au_head is not None and self.au_head.whole_source
-        # the expression head works in a thread of its own, one frame behind (ONNX Runtime releases
-        # the GIL): on two cores it overlaps the next frame's faces and AUs
-        from concurrent.futures import ThreadPoolExecutor
-
-        expression_pool = ThreadPoolExecutor(1, thread_name_prefix="pyfacs-expression")
-        expressions: list = []  # (rows of a frame, its expression columns to come)
+        expressions = _ExpressionBatches(self.expression_head) if self.expression_head else None
         start = [0]  # row number of the first pending row within the source
 
         def flush() -> None:
-            for rows, done in expressions:
-                rows.update(done.result())
-            expressions.clear()
+            if expressions is not None:
+                expressions.complete()
             if pending:
                 if self.identities.relabel:  # persons merged since these rows were made
                     for rows in pending:
@@ -197,9 +193,9 @@ class Analyzer:
                             self.au_head.add(n_rows + k, f.face_id, frame.rgb, f.lmk68)
                     rows = frame_rows(frame.source, frame.index, frame.timestamp_s, faces,
                                       landmarks=self.landmarks)
-                    if self.expression_head is not None:  # runs beside the next frame's work
-                        crops = self.expression_head.crops_for(frame.rgb, faces, whole_image=self.faces_cropped)
-                        expressions.append((rows, expression_pool.submit(self.expression_head.columns_from, crops)))
+                    if expressions is not None:
+                        expressions.add(rows, self.expression_head.crops_for(
+                            frame.rgb, faces, whole_image=self.faces_cropped))
                     pending.append(rows)
                     n_rows += len(rows["frame"])
                     if len(pending) >= self.CHUNK_FRAMES and not self.identities.unsettled:
@@ -213,11 +209,50 @@ class Analyzer:
             try:
                 flush()
             finally:
-                expression_pool.shutdown()
+                if expressions is not None:
+                    expressions.close()
             if held:
                 df = pd.concat(held, ignore_index=True)
                 _fill(df, self.au_head.finish(), self.au_head.columns, offset=0)
                 on_table(df)
+
+
+class _ExpressionBatches:
+    """Runs the expression head in a thread of its own (ONNX Runtime releases the GIL), so on two
+    cores it overlaps the next frames' faces and AUs; crops of ``FRAMES`` frames go as one batch
+    (about 15% more faces/s than one frame at a time). Results land in each frame's rows."""
+
+    FRAMES = 8
+
+    def __init__(self, head):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.head = head
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="pyfacs-expression")
+        self.batch: list[tuple[dict, np.ndarray | None]] = []  # (a frame's rows, its crops)
+        self.running: list = []  # (the batch's rows, its columns to come)
+
+    def add(self, rows: dict[str, np.ndarray], crops: np.ndarray | None) -> None:
+        self.batch.append((rows, crops))
+        if len(self.batch) >= self.FRAMES:
+            self._submit()
+
+    def _submit(self) -> None:
+        if self.batch:
+            rows, crops = zip(*self.batch)
+            self.running.append((rows, self.pool.submit(self.head.columns_from_frames, list(crops))))
+            self.batch = []
+
+    def complete(self) -> None:
+        """Every frame added so far gets its columns."""
+        self._submit()
+        for rows, done in self.running:
+            for r, cols in zip(rows, done.result()):
+                r.update(cols)
+        self.running.clear()
+
+    def close(self) -> None:
+        self.pool.shutdown()
 
 
 def _fill(df: pd.DataFrame, values: dict[int, np.ndarray], columns: list[str], *, offset: int) -> None:

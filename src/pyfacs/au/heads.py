@@ -50,7 +50,9 @@ class OpenFaceAUHead:
         from pyfacs.au.openface.predictor import FaceAUState
 
         head = self.video_head if self._video else self.still_head
-        track = self._tracks.setdefault(face_id, _FaceTrack(FaceAUState()))
+        track = self._tracks.get(face_id)
+        if track is None:  # made only when missing: a state holds 27 MB of histograms
+            track = self._tracks[face_id] = _FaceTrack(FaceAUState())
         reg, cls = head.step(rgb, lmk68.astype(np.float64), track.state, row)
         track.rows.append(row)
         track.reg.append(reg)

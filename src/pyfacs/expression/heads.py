@@ -54,13 +54,24 @@ class ESRExpressionHead:
         return np.stack([self.crop(rgb, f, whole_image=whole_image) for f in faces]) if faces else None
 
     def columns_from(self, crops: np.ndarray | None) -> dict[str, np.ndarray]:
-        """The columns for one frame's crops (safe in another thread: ONNX Runtime releases the GIL)."""
-        if crops is None:
-            return {"expr_label": np.array([None], dtype=object)}
-        probs = self(crops)
-        cols = {expression_column(label): probs[:, k].astype(np.float32) for k, label in enumerate(self.labels)}
-        cols["expr_label"] = np.array([self.labels[i] for i in probs.argmax(1)], dtype=object)
-        return cols
+        """The columns for one frame's crops."""
+        return self.columns_from_frames([crops])[0]
+
+    def columns_from_frames(self, crops: list[np.ndarray | None]) -> list[dict[str, np.ndarray]]:
+        """The columns for several frames' crops, run as one batch (safe in another thread: ONNX
+        Runtime releases the GIL)."""
+        present = [c for c in crops if c is not None]
+        probs = self(np.concatenate(present)) if present else None
+        out, start = [], 0
+        for c in crops:
+            if c is None:
+                out.append({"expr_label": np.array([None], dtype=object)})
+                continue
+            p, start = probs[start:start + len(c)], start + len(c)
+            cols = {expression_column(label): p[:, k].astype(np.float32) for k, label in enumerate(self.labels)}
+            cols["expr_label"] = np.array([self.labels[i] for i in p.argmax(1)], dtype=object)
+            out.append(cols)
+        return out
 
 
 def make_expression_head(name: str | None) -> ESRExpressionHead | None:
