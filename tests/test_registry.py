@@ -19,7 +19,8 @@ def test_every_builtin_model_resolves_and_verifies():
 
 def test_openface_au_files_are_pinned():
     spec = get_model("openface.au-2.2")
-    assert len(spec.files) == 58 and all(len(f.sha256) == 64 for f in spec.files)
+    assert len(spec.files) == 59 and all(len(f.sha256) == 64 for f in spec.files)
+    assert "AU_predictors/tris_68_full.txt" in {f.path for f in spec.files}  # the face mask
     assert spec.base_url.endswith("OpenFace_2.2.0/lib/local/FaceAnalyser") and "non-commercial" in spec.licence
 
 

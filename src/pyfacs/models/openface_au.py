@@ -70,6 +70,7 @@ _FILES = [
     ("AU_predictors/svr_combined/AU_7_static_intensity_comb.dat", "a577f1192b954bebec36a88360e15162bb06b76209e574af249ef6f824d9188d"),
     ("AU_predictors/svr_combined/AU_9_dynamic_intensity.dat", "fc12e797479e02489f8a809d5d81d025bd2e75a9fd7ba8333211a9ac8355341b"),
     ("AU_predictors/svr_combined/AU_9_static_intensity.dat", "c795e596f5babba317cd1060029747797a0da8451be1c69ff3d4da3dd377965c"),
+    ("AU_predictors/tris_68_full.txt", "d79b0c786bf497ddf18b97080e5949c67781ca1c017e558374883a1821b17181"),
 ]
 
 SPEC = ModelSpec(

@@ -94,3 +94,10 @@ def read_pdm(path: Path) -> PDMFile:
     mean, comps, eig = mats
     n = mean.shape[0] // 3
     return PDMFile(mean.reshape(3, n).T.copy(), comps.reshape(3, n, -1).transpose(1, 0, 2).copy(), eig.ravel())
+
+
+def read_triangulation(path: Path) -> np.ndarray:
+    """OpenFace's ``tris_68_full.txt``: rows, columns, an OpenCV type code, then (rows, 3) point indices."""
+    tokens = Path(path).read_text().split()
+    rows, cols = int(tokens[0]), int(tokens[1])
+    return np.array(tokens[3:3 + rows * cols], np.int64).reshape(rows, cols)
