@@ -138,3 +138,21 @@ def test_embedded_au_values_survive_chunking(face_video, monkeypatch):
     faces = t.data[t.data["face_id"].notna()]
     assert len(faces) == 40 and faces["AU12_p"].notna().all()
     assert t.data.loc[t.data["face_id"].isna(), "AU12_p"].isna().all()
+
+
+def test_images_and_videos_keep_input_order_when_image_rows_are_coalesced(tmp_path, astronaut, face_video,
+                                                                          monkeypatch):
+    """Images' one-row tables are handed on together; a video in between must not reorder rows."""
+    monkeypatch.setattr(pyfacs.Analyzer, "CHUNK_FRAMES", 2)
+    paths = []
+    for k in range(3):
+        paths.append(tmp_path / f"a{k}.png")
+        Image.fromarray(astronaut).save(paths[-1])
+    chunks = []
+    an = pyfacs.Analyzer(au_model=None, expression_model=None)
+    an.run([paths[0], paths[1], face_video, paths[2]], on_table=chunks.append)
+    sources = pd.concat(chunks)["source"].tolist()
+    n_video = sources.count(str(face_video))
+    assert sources == [str(paths[0]), str(paths[1])] + [str(face_video)] * n_video + [str(paths[2])]
+    assert n_video > 2 and len(chunks[0]) == 2  # the two images went on as one table
+

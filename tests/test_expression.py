@@ -122,3 +122,23 @@ def test_ferplus_and_rafdb_label_files(tmp_path):
     (tmp_path / "bad.txt").write_text("train_1.jpg 9\n")
     with pytest.raises(Exception, match="bad.txt:1"):
         read_rafdb(tmp_path / "bad.txt")
+
+
+@pytest.mark.data
+def test_the_default_head_is_the_int8_vote_of_esr9s_first_five_branches():
+    """The shipped esr5.fer2013 (ONNX, int8) against the PyTorch weights it was cut from, on 256
+    PublicTest faces: the tolerance of an int8 export (the float16 ESR-9 export meets 2e-3)."""
+    from pyfacs.data.fer2013 import load_fer2013_folder
+    from pyfacs.expression.explain import load_esr
+    from pyfacs.expression.heads import DEFAULT_EXPRESSION_HEAD, ESRExpressionHead
+
+    images, _ = load_fer2013_folder(shared_path("data", "fer2013"), "val", limit=256)
+    head = ESRExpressionHead()
+    model, _ = load_esr()
+    with torch.no_grad():
+        x = torch.from_numpy(images.astype(np.float32)[:, None] / 255.0 - 0.5)
+        ref = torch.softmax(model(x)[0], -1).mean(1).numpy()
+    got = head(images)
+    assert DEFAULT_EXPRESSION_HEAD == "esr5.fer2013" and len(model.branches) == 5
+    assert np.abs(got - ref).max() < 0.1 and np.abs(got - ref).mean() < 0.01
+    assert (got.argmax(1) == ref.argmax(1)).mean() >= 0.97

@@ -101,3 +101,34 @@ def test_float16_weights_keep_the_outputs(tmp_path):
     export_onnx(ESRVote(ESR(2, width=8), flip_average=True), path, input_shape=(1, 1, 48, 48), metadata={})
     size = path.stat().st_size
     assert halve_weights(path) < 2e-3 and path.stat().st_size < 0.6 * size
+
+
+def test_int8_export_keeps_the_outputs_and_a_cut_ensemble_is_its_first_branches(tmp_path):
+    from pyfacs.expression.esr import ESR, ESRVote
+    from pyfacs.export.onnx import export_onnx, quantize_int8
+
+    torch.manual_seed(0)
+    model = ESR(3, width=8).eval()
+    x = torch.rand(4, 1, 48, 48) - 0.5
+    with torch.no_grad():
+        full = ESRVote(model)(x)
+        first = torch.softmax(model(x)[0][:, :2], -1).mean(1)
+    with torch.no_grad():
+        cut = ESRVote(model.keep_first(2))(x)
+    assert len(model.branches) == 2 and torch.allclose(cut[:, :7], first, atol=1e-6)
+    assert not torch.allclose(cut, full)
+    path = tmp_path / "m.onnx"
+    export_onnx(ESRVote(model), path, input_shape=(1, 1, 48, 48), metadata={"name": "m"})
+    size = path.stat().st_size
+    calibration = (np.random.default_rng(0).random((64, 1, 48, 48)) - 0.5).astype(np.float32)
+    change = quantize_int8(path, calibration)
+    assert change["max_abs_diff"] < 0.05 and path.stat().st_size < 0.5 * size
+    from pyfacs.export.onnx import read_metadata
+
+    assert read_metadata(path)["name"] == "m" and "int8" in read_metadata(path)
+    import onnxruntime as ort
+
+    probs = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"input": calibration})[0]
+    assert np.allclose(probs[:, :7].sum(1), 1, atol=1e-5)  # the convolutions are int8, the vote float
+    with pytest.raises(ValueError, match="keep 1 to 2"):
+        model.keep_first(3)

@@ -66,7 +66,7 @@ def analyze(
     au_static: Annotated[bool, typer.Option("--au-static", help="Static AU models on videos too "
                                                                 "(OpenFace's -au_static)")] = False,
     expression_model: Annotated[str, typer.Option(help="Expression head by registry name: 'auto' "
-                                                        "(esr9.fer2013), or 'none'")] = "auto",
+                                                        "(esr5.fer2013), or 'none'")] = "auto",
     landmarks_from: Annotated[Optional[Path], typer.Option(help="Use the 68 landmarks of this OpenFace CSV "
                                                                 "instead of detecting (one video)")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar")] = False,
@@ -112,8 +112,14 @@ def analyze(
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TimeRemainingColumn(), console=console, disable=quiet, transient=False)
     tasks: dict[str, int] = {}
+    n_images = sum(not is_video(p) for p in paths)
 
     def on_progress(source: str, done: int, total: int | None) -> None:
+        if not is_video(Path(source)):  # images share one bar: a folder of 10,000 is one line, not 10,000
+            if "images" not in tasks:
+                tasks["images"] = progress.add_task("images", total=n_images)
+            progress.advance(tasks["images"])
+            return
         if source not in tasks:
             tasks[source] = progress.add_task(Path(source).name[:40], total=total)
         progress.update(tasks[source], completed=done, total=max(total or 0, done) or None)
@@ -290,7 +296,7 @@ def explain(
 
     if method not in METHODS or method == "cam":
         raise InputError(f"--method must be one of {', '.join(m for m in METHODS if m != 'cam')} "
-                         "(plain CAM needs a single linear layer after pooling; ESR averages 9 branches)")
+                         "(plain CAM needs a single linear layer after pooling; ESR averages its branches)")
     from pyfacs.expression.explain import explain as run_explain
 
     res = run_explain(_sample_path() if str(image) == "sample" else image, output, method=method)

@@ -80,3 +80,54 @@ def halve_weights(path: str | Path, atol: float = 2e-3, min_size: int = 1024) ->
     if diff > atol:
         raise RuntimeError(f"float16 weights change {path.name}'s output by {diff:.2e} (> {atol:.0e})")
     return diff
+
+
+def quantize_int8(path: str | Path, calibration: np.ndarray, *, batch: int = 50) -> dict:
+    """Replace ``path`` (float32) by its int8 version: weights per output channel, activations per
+    tensor from the ``calibration`` inputs (99.999th percentile). Weights are kept to 7 bits
+    (``reduce_range``): x86 CPUs without VNNI multiply u8 × s8 pairs into int16 sums that 8-bit weights
+    can overflow — which cost 2.5 points of FER2013 accuracy, and 7 bits costs none. Returns how the
+    int8 model's outputs differ from the float model's on the calibration inputs."""
+    import tempfile
+
+    import onnx
+    import onnxruntime as ort
+    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
+                                          quantize_static)
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    path = Path(path)
+    metadata = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+    # equal batches: ONNX Runtime's percentile calibration stacks them into one array
+    batch = max(b for b in range(1, min(batch, len(calibration)) + 1) if len(calibration) % b == 0)
+
+    class Batches(CalibrationDataReader):
+        def __init__(self):
+            self.it = iter({"input": calibration[i:i + batch]} for i in range(0, len(calibration), batch))
+
+        def get_next(self):
+            return next(self.it, None)
+
+    def outputs(p: Path) -> np.ndarray:
+        sess = ort.InferenceSession(str(p), providers=["CPUExecutionProvider"])
+        return np.concatenate([sess.run(None, {"input": calibration[i:i + batch]})[0]
+                               for i in range(0, len(calibration), batch)])
+
+    before = outputs(path)
+    with tempfile.TemporaryDirectory() as tmp:
+        prepared = Path(tmp) / "prepared.onnx"
+        quant_pre_process(str(path), str(prepared))
+        # only the convolutions (nearly all the work): the heads after them stay float, so that
+        # probabilities still sum to 1
+        quantize_static(str(prepared), str(path), Batches(), quant_format=QuantFormat.QDQ, per_channel=True,
+                        reduce_range=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                        calibrate_method=CalibrationMethod.Percentile, op_types_to_quantize=["Conv"])
+    proto = onnx.load(str(path))
+    del proto.metadata_props[:]
+    for key, value in {**metadata, "int8": "per-channel weights (7 bits), per-tensor activations"}.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.save(proto, str(path))
+    after = outputs(path)
+    return {"max_abs_diff": float(np.abs(before - after).max()),
+            "mean_abs_diff": float(np.abs(before - after).mean())}

@@ -69,6 +69,14 @@ class ESR(nn.Module):
 
         self.branches.append(copy.deepcopy(self.branches[-1]))
 
+    def keep_first(self, k: int) -> "ESR":
+        """Drop all but the first ``k`` branches (an ESR-k cut from a trained ESR-N: the branches are
+        so alike that a smaller vote loses little and saves most of the work, which is in the branches)."""
+        if not 1 <= k <= len(self.branches):
+            raise ValueError(f"can keep 1 to {len(self.branches)} branches, not {k}")
+        self.branches = self.branches[:k]
+        return self
+
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         f = self.base(x)
         outs = [b(f) for b in self.branches]

@@ -12,20 +12,24 @@ import numpy as np
 from pyfacs.errors import InputError, require_extra
 
 
-def load_esr(name: str = "esr9.fer2013"):
+def load_esr(name: str | None = None):
+    """The PyTorch ESR behind an expression head (default: analyze's default head)."""
     torch = require_extra("torch", "train")
     from pyfacs.expression.esr import ESR
+    from pyfacs.expression.heads import DEFAULT_EXPRESSION_HEAD
     from pyfacs.models import get_model
     from pyfacs.models.hub import resolve
 
+    name = name or DEFAULT_EXPRESSION_HEAD
     spec = get_model(name)
     pt = [p for p in resolve(spec) if p.suffix == ".pt"]
     if not pt:
         raise InputError(f"{name} ships no PyTorch weights to explain")
-    model = ESR(spec.extra["ensemble_size"], n_classes=len(spec.labels), width=spec.extra["width"])
+    trained = spec.extra.get("trained_ensemble_size", spec.extra["ensemble_size"])
+    model = ESR(trained, n_classes=len(spec.labels), width=spec.extra["width"])
     state = torch.load(pt[0], map_location="cpu", weights_only=True)  # stored in float16
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
-    return model.eval(), list(spec.labels)
+    return model.keep_first(spec.extra["ensemble_size"]).eval(), list(spec.labels)
 
 
 def explain(image: str | Path, output: str | Path, *, method: str = "gradcam") -> dict:

@@ -78,6 +78,7 @@ class _Person:
     first_frame: int = 0
     tentative_until: int | None = None  # a new person, to be compared again once seen for a while
     emb_sum: np.ndarray | None = None  # while tentative: the sum of their descriptors
+    emb_count: int = 0  # ... and how many
 
 
 @dataclass
@@ -97,7 +98,10 @@ class IdentityTracker:
     match_alone: float = 0.9  # the same, for whole descriptors (while only one person has been seen)
     match_near: float = 0.1
     near_gap: int = 15
-    momentum: float = 0.9
+    momentum: float = 0.9  # per frame
+    # a continuing person's look is measured every 3rd frame of theirs (every frame, the FHOG and
+    # histograms were a tenth of the main thread's time); a new track's always
+    appearance_every: int = 3
     gallery_every: int = 10
     gallery_size: int = 30
     settle_frames: int = 15
@@ -132,7 +136,7 @@ class IdentityTracker:
 
     def _settle(self, pid: int, p: _Person) -> None:
         p.tentative_until = None
-        mean = p.emb_sum / max(p.frames, 1)
+        mean = p.emb_sum / max(p.emb_count, 1)
         best, target = self.match, None
         for qid, q in self.persons.items():
             if qid == pid or q.tentative_until is not None or q.last_frame >= p.first_frame:
@@ -167,14 +171,21 @@ class IdentityTracker:
         n = N_FHOG
         return 0.5 * float(_unit(a[:n]) @ _unit(b[:n]) + _unit(a[n:]) @ _unit(b[n:]))
 
+    def _due(self, face) -> bool:
+        """Whether this face's appearance is measured in this frame."""
+        pid = self._track_to_person.get(face.face_id)
+        return pid is None or self.persons[pid].frames % self.appearance_every == 0
+
     def _near(self, face, p: _Person, index: int) -> bool:
         gap = index - p.last_frame
         dist = np.linalg.norm(_centre(face.box) - p.centre) / max(p.size, 1.0)
         return gap <= self.near_gap and dist <= 1 + 0.5 * gap
 
     def __call__(self, rgb: np.ndarray, faces: list, index: int) -> list:
-        embs = [appearance(rgb, f) for f in faces]
+        embs = [appearance(rgb, f) if self._due(f) else None for f in faces]
         for e in embs:  # running mean of all faces: what descriptors are compared against
+            if e is None:
+                continue
             self._seen += 1
             self._mean = e.copy() if self._mean is None else self._mean + (e - self._mean) / self._seen
         present = {self._track_to_person[f.face_id] for f in faces if f.face_id in self._track_to_person}
@@ -208,14 +219,15 @@ class IdentityTracker:
         for f, e in zip(faces, embs):
             pid = self._track_to_person[f.face_id]
             p = self.persons[pid]
-            m = self.momentum if p.frames else 0.0
-            p.emb = m * p.emb + (1 - m) * e
+            if e is not None:
+                m = self.momentum ** self.appearance_every if p.frames else 0.0  # the same memory in frames
+                p.emb = m * p.emb + (1 - m) * e
+                if p.tentative_until is not None:
+                    p.emb_sum, p.emb_count = p.emb_sum + e, p.emb_count + 1
             if p.frames % self.gallery_every == 0:  # the person as they looked at different times
                 p.gallery = (p.gallery + [p.emb.astype(np.float32)])[-self.gallery_size:]
             p.last_frame, p.centre, p.size = index, _centre(f.box), _size(f.box)
             p.frames += 1
-            if p.tentative_until is not None:
-                p.emb_sum = p.emb_sum + e
             f.face_id = pid
         self.settle(index)
         if index % 100 == 0:

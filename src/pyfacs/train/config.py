@@ -43,6 +43,10 @@ class ModelConfig(_Strict):
     repeats: int = Field(1, ge=1, description="au-sequence: train each model with seeds seed..seed+repeats-1 "
                          "and report the mean (comparisons beyond one seed's luck)")
     ensemble_size: int = Field(9, ge=1, description="esr: branches")
+    export_ensemble_size: int | None = Field(None, ge=1, description="esr: the exported model votes with "
+                                             "the first K branches only (default: all)")
+    export_int8: int = Field(0, ge=0, description="esr: export with int8 weights and activations, calibrated on "
+                             "this many Training images (0: float)")
     diversify: float = Field(0.0, ge=0, description="esr: weight of ESR*'s diversity term (0: plain ESR)")
     guidance: float = Field(0.0, ge=0, description="esr: weight of the AU-cue alignment loss (0: unguided)")
     flip_average: bool = Field(False, description="esr: the exported model averages face and mirror image")
@@ -117,6 +121,9 @@ def load_config(path: str | Path, *, seed: int | None = None) -> TrainConfig:
         cfg.model.cfg = str((path.parent / cfg.model.cfg).resolve())
     if cfg.model.kind == "audetnet" and cfg.model.cfg is None:
         raise InputError(f"{path}: model.kind audetnet needs model.cfg (an AUDetNet cfg file)")
+    if (cfg.model.export_ensemble_size or 0) > cfg.model.ensemble_size:
+        raise InputError(f"{path}: model.export_ensemble_size ({cfg.model.export_ensemble_size}) cannot exceed "
+                         f"model.ensemble_size ({cfg.model.ensemble_size})")
     if seed is not None:
         cfg.seed = seed
     return cfg

@@ -45,10 +45,13 @@ def evaluate(model, images: np.ndarray, labels: np.ndarray, device=torch.device(
     ens = probs.mean(1).argmax(-1).numpy()
     ens_flip = ((probs + flipped).mean(1)).argmax(-1).numpy()
     branch_acc = [(probs[:, k].argmax(-1).numpy() == labels).mean() for k in range(probs.shape[1])]
+    # ESR's accuracy-vs-ensemble-size table: the vote of the first k branches, k = 1..N
+    first_k = [(probs[:, :k].mean(1).argmax(-1).numpy() == labels).mean() for k in range(1, probs.shape[1] + 1)]
     out = {"ensemble_accuracy": float((ens == labels).mean()),
            "ensemble_flip_average_accuracy": float((ens_flip == labels).mean()),
            "branch_accuracy": [float(a) for a in branch_acc],
            "mean_branch_accuracy": float(np.mean(branch_acc)),
+           "first_k_ensemble_accuracy": [float(a) for a in first_k],
            "confusion": confusion_matrix(labels, ens, labels=list(range(probs.shape[2]))).tolist()}
     if landmarks is not None:
         out["interpretability"] = cam_interpretability(model, images, labels, landmarks, label_names, device)
@@ -196,23 +199,35 @@ def run_expression(cfg: TrainConfig, run_dir: Path, provenance: dict) -> dict:
     torch.save({k: v.half() if v.is_floating_point() else v for k, v in model.cpu().state_dict().items()},
                run_dir / "model.pt")
     if cfg.export_full:
-        export_expression(run_dir, cfg, provenance["data_fingerprint"])
+        export_expression(run_dir, cfg, provenance["data_fingerprint"], tr_x)
     return metrics
 
 
-def export_expression(run_dir: Path, cfg: TrainConfig, data_fingerprint: str) -> Path:
-    """``run_dir/model.pt`` → ``run_dir/model.onnx`` (the ensemble vote; weights stored in float16)."""
+def export_expression(run_dir: Path, cfg: TrainConfig, data_fingerprint: str,
+                      train_images: np.ndarray | None = None) -> Path:
+    """``run_dir/model.pt`` → ``run_dir/model.onnx``: the ensemble vote of all branches, or of the first
+    ``model.export_ensemble_size``; weights stored in float16, or the whole model in int8
+    (``model.export_int8``: calibrated on that many of ``train_images``, drawn with the run's seed)."""
     from pyfacs.data.fer2013 import LABELS
     from pyfacs.expression.esr import ESR, ESRVote
-    from pyfacs.export.onnx import export_onnx, halve_weights
+    from pyfacs.export.onnx import export_onnx, halve_weights, quantize_int8
 
     model = ESR(cfg.model.ensemble_size, n_classes=len(LABELS), width=cfg.model.width)
     model.load_state_dict({k: v.float() for k, v in torch.load(run_dir / "model.pt", weights_only=True).items()})
+    model.keep_first(cfg.model.export_ensemble_size or cfg.model.ensemble_size)
     out = Path(run_dir) / "model.onnx"
     export_onnx(ESRVote(model, cfg.model.flip_average).eval(), out, input_shape=(1, 1, 48, 48),
                 metadata={"name": cfg.name, "labels": list(LABELS),
                           "input": "grey face crop 48x48 (FER2013-style), pixel/255 - 0.5",
                           "output": "ensemble class probabilities, then valence, arousal",
+                          "ensemble_size": len(model.branches),
                           "flip_average": cfg.model.flip_average, "data_fingerprint": data_fingerprint})
-    halve_weights(out)
+    if not cfg.model.export_int8:
+        halve_weights(out)
+        return out
+    if train_images is None:
+        raise ValueError("an int8 export needs the Training images to calibrate on")
+    pick = np.sort(np.random.default_rng(cfg.seed).choice(len(train_images), cfg.model.export_int8, replace=False))
+    change = quantize_int8(out, to_tensor(train_images[pick]).numpy())
+    (run_dir / "int8.json").write_text(json.dumps({"calibration_images": len(pick), **change}, indent=2))
     return out

@@ -63,27 +63,28 @@ class PDM:
             init = self._initial(landmarks)
         s, rot, t, p = init.scale, init.rotation.copy(), init.translation.copy(), init.params.copy()
         reg = np.concatenate([np.zeros(6), self.reg_factor / self.eig])
+        lhs_reg = np.diag(reg)
         target = landmarks.reshape(-1)
+        j = np.empty((self.n * 2, 6 + self.m))
+        j[:, 4] = np.tile([1.0, 0.0], self.n)
+        j[:, 5] = np.tile([0.0, 1.0], self.n)
         prev = np.inf
         for _ in range(iterations):
             x3 = self.shape3d(p)
-            r, (drx, dry, drz) = _euler_derivatives(*rot)
-            proj = s * (x3 @ r.T)[:, :2] + t
+            r, derivs = _euler_derivatives(*rot)
+            # the shape rotated by R and by its three derivatives, in one product: (4, n, 2)
+            turned = (x3 @ np.stack([r, *derivs]).transpose(0, 2, 1))[:, :, :2]
+            proj = s * turned[0] + t
             res = target - proj.reshape(-1)
             err = res @ res + (p**2 / self.eig).sum()
             if prev - err < 1e-6 * max(prev, 1.0):
                 break
             prev = err
-            j = np.empty((self.n * 2, 6 + self.m))
-            j[:, 0] = (x3 @ r.T)[:, :2].reshape(-1)
-            j[:, 1] = s * (x3 @ drx.T)[:, :2].reshape(-1)
-            j[:, 2] = s * (x3 @ dry.T)[:, :2].reshape(-1)
-            j[:, 3] = s * (x3 @ drz.T)[:, :2].reshape(-1)
-            j[:, 4] = np.tile([1.0, 0.0], self.n)
-            j[:, 5] = np.tile([0.0, 1.0], self.n)
-            j[:, 6:] = s * np.einsum("ij,njm->nim", r[:2], self.comps).reshape(-1, self.m)
+            j[:, 0] = turned[0].reshape(-1)
+            j[:, 1:4] = s * turned[1:].reshape(3, -1).T
+            j[:, 6:] = s * (r[:2] @ self.comps).reshape(-1, self.m)
             theta = np.concatenate([[s], rot, t, p])
-            lhs = j.T @ j + np.diag(reg)
+            lhs = j.T @ j + lhs_reg
             rhs = j.T @ res - reg * theta
             step = np.linalg.solve(lhs, rhs)
             s, rot, t, p = s + step[0], rot + step[1:4], t + step[4:6], p + step[6:]
