@@ -83,8 +83,8 @@ def halve_weights(path: str | Path, atol: float = 2e-3, min_size: int = 1024) ->
 
 
 def quantize_int8(path: str | Path, calibration: np.ndarray, *, batch: int = 50) -> dict:
-    """Replace ``path`` (float32) by its int8 version: weights per output channel, activations per
-    tensor from the ``calibration`` inputs (99.999th percentile). Weights are kept to 7 bits
+    """Replace ``path`` (float32) by a version with int8 convolutions: weights per output channel,
+    activations per tensor from the ``calibration`` inputs (99.999th percentile). Weights are kept to 7 bits
     (``reduce_range``): x86 CPUs without VNNI multiply u8 × s8 pairs into int16 sums that 8-bit weights
     can overflow — which cost 2.5 points of FER2013 accuracy, and 7 bits costs none. Returns how the
     int8 model's outputs differ from the float model's on the calibration inputs."""

@@ -11,7 +11,8 @@ OpenFace's AU models use) of the face aligned on its landmarks, 64×64 grey — 
 hue/saturation histograms of the face and of the clothes below it, which survive the motion blur
 that spoils FHOG. Each part is compared after subtracting its running mean over every face seen in
 the source, so that what all faces share (a face is a face, a coat is dark) does not make everyone
-look alike. A person's descriptor is a running mean over the frames in which they were seen; a gallery of
+look alike. A person's descriptor is a running mean over the frames in which they were seen (their
+look measured every 3rd frame; a new track's at once); a gallery of
 that mean at earlier times (every 10 frames, the last 30) lets a person who comes back looking as
 they did a while ago (turned, blurred) be matched to that look.
 """

@@ -45,7 +45,7 @@ class ModelConfig(_Strict):
     ensemble_size: int = Field(9, ge=1, description="esr: branches")
     export_ensemble_size: int | None = Field(None, ge=1, description="esr: the exported model votes with "
                                              "the first K branches only (default: all)")
-    export_int8: int = Field(0, ge=0, description="esr: export with int8 weights and activations, calibrated on "
+    export_int8: int = Field(0, ge=0, description="esr: export with int8 convolutions, calibrated on "
                              "this many Training images (0: float)")
     diversify: float = Field(0.0, ge=0, description="esr: weight of ESR*'s diversity term (0: plain ESR)")
     guidance: float = Field(0.0, ge=0, description="esr: weight of the AU-cue alignment loss (0: unguided)")

@@ -206,7 +206,7 @@ def run_expression(cfg: TrainConfig, run_dir: Path, provenance: dict) -> dict:
 def export_expression(run_dir: Path, cfg: TrainConfig, data_fingerprint: str,
                       train_images: np.ndarray | None = None) -> Path:
     """``run_dir/model.pt`` → ``run_dir/model.onnx``: the ensemble vote of all branches, or of the first
-    ``model.export_ensemble_size``; weights stored in float16, or the whole model in int8
+    ``model.export_ensemble_size``; weights stored in float16, or the convolutions in int8
     (``model.export_int8``: calibrated on that many of ``train_images``, drawn with the run's seed)."""
     from pyfacs.data.fer2013 import LABELS
     from pyfacs.expression.esr import ESR, ESRVote
