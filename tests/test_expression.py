@@ -142,3 +142,16 @@ def test_the_default_head_is_the_int8_vote_of_esr9s_first_five_branches():
     assert DEFAULT_EXPRESSION_HEAD == "esr5.fer2013" and len(model.branches) == 5
     assert np.abs(got - ref).max() < 0.1 and np.abs(got - ref).mean() < 0.01
     assert (got.argmax(1) == ref.argmax(1)).mean() >= 0.97
+
+
+def test_explain_writes_the_attention_beside_the_au_cues(tmp_path, astronaut):
+    from PIL import Image
+
+    from pyfacs.expression.explain import explain
+
+    Image.fromarray(astronaut).save(tmp_path / "a.png")
+    res = explain(tmp_path / "a.png", tmp_path / "explain.png", method="gradcam")
+    out = np.asarray(Image.open(tmp_path / "explain.png"))
+    assert res["label"] == "happy" and 0 < res["probability"] <= 1  # the astronaut smiles
+    assert -1 <= res["cosine"] <= 1 and 0 <= res["top_in_au_regions"] <= 1
+    assert out.ndim == 3 and out.shape[1] > out.shape[0] and out.std() > 10  # three panels, not blank
