@@ -132,3 +132,19 @@ def test_int8_export_keeps_the_outputs_and_a_cut_ensemble_is_its_first_branches(
     assert np.allclose(probs[:, :7].sum(1), 1, atol=1e-5)  # the convolutions are int8, the vote float
     with pytest.raises(ValueError, match="keep 1 to 2"):
         model.keep_first(3)
+
+
+@pytest.mark.data
+def test_a_time_budget_pauses_at_an_epoch_end_and_the_resumed_run_equals_an_uninterrupted_one(tmp_path):
+    from pyfacs.train.budget import TrainingPaused
+    from pyfacs.train.runner import run
+
+    shared_path("data", "fer2013")
+    cfg = load_config(Path(__file__).resolve().parents[1] / "configs" / "smoke" / "esr_fer2013_smoke.yaml")
+    cfg.optim.epochs = 2
+    with pytest.raises(TrainingPaused, match="after epoch 1 of 2"):
+        run(cfg, tmp_path / "paused", minutes=0)
+    assert (tmp_path / "paused" / "checkpoint.pt").is_file() and not (tmp_path / "paused" / "metrics.json").exists()
+    resumed = run(cfg, tmp_path / "paused", minutes=0)  # the last epoch: nothing left to pause for
+    whole = run(cfg, tmp_path / "whole")
+    assert resumed == whole

@@ -15,6 +15,7 @@ from pyfacs.errors import InputError, PyfacsError
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Facial action units, expressions, landmarks and head pose from images and videos.")
 EXIT_BAD_INPUT = 2
+EXIT_PAUSED = 3  # pyfacs train --minutes: the budget ran out, the run resumes
 
 
 def _one_line_errors(fn):
@@ -230,17 +231,26 @@ def train(
     config: Annotated[Path, typer.Argument(help="Training config (YAML), e.g. configs/au/mefarg_ckplus.yaml")],
     run_dir: Annotated[Optional[Path], typer.Option(help="Where the run goes (default: runs/<name>-seed<seed>)")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Override the config's seed")] = None,
+    minutes: Annotated[Optional[float], typer.Option(help="Time budget: stop at the end of the epoch in which it "
+                                                          "runs out (exit code 3); the same command resumes")] = None,
 ) -> None:
     """Train from a config into a run directory (resumes where a run with the same directory stopped)."""
     from pyfacs.errors import require_extra
     from pyfacs.train.config import load_config
 
     require_extra("torch", "train")
+    from pyfacs.train.budget import TrainingPaused
     from pyfacs.train.runner import run
 
     cfg = load_config(config, seed=seed)
     out = run_dir or Path("runs") / f"{cfg.name}-seed{cfg.seed}"
-    metrics = run(cfg, out)
+    if minutes is not None and minutes < 0:
+        raise InputError(f"--minutes must be 0 or more, not {minutes}")
+    try:
+        metrics = run(cfg, out, minutes=minutes)
+    except TrainingPaused as exc:
+        typer.echo(f"{cfg.name}: {exc}", err=True)
+        raise typer.Exit(EXIT_PAUSED) from None
     if "cv" in metrics:
         cv = metrics["cv"]
         typer.echo(f"{cfg.name}: mean F1 {cv['mean_f1']:.3f} over {len(cv['per_au'])} AUs "

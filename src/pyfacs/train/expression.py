@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from pyfacs.train.augment import random_affine, shift_flip, to_tensor
+from pyfacs.train.budget import epoch_saver
 from pyfacs.train.config import TrainConfig
 
 
@@ -156,7 +157,7 @@ def _fingerprint(*arrays: np.ndarray) -> str:
     return h.hexdigest()
 
 
-def run_expression(cfg: TrainConfig, run_dir: Path, provenance: dict) -> dict:
+def run_expression(cfg: TrainConfig, run_dir: Path, provenance: dict, deadline: float | None = None) -> dict:
     from pyfacs.data.fer2013 import LABELS, cached_landmarks, load_fer2013_folder
     from pyfacs.expression.esr import ESR
 
@@ -180,15 +181,11 @@ def run_expression(cfg: TrainConfig, run_dir: Path, provenance: dict) -> dict:
         saved = torch.load(ckpt, weights_only=False, map_location="cpu")
         state, start = saved["state"], saved["epoch"] + 1
     log_file = run_dir / "train_log.jsonl"
-
-    def save(epoch: int, st: dict) -> None:
-        torch.save({"epoch": epoch, "state": st}, ckpt)
-
     def log(epoch: int, loss: float, seconds: float) -> None:
         with open(log_file, "a") as f:
             f.write(json.dumps({"epoch": epoch, "loss": round(loss, 6), "seconds": round(seconds, 2)}) + "\n")
 
-    fit_esr(model, tr_x, tr_y, cfg, on_epoch=save, start_epoch=start, state=state, log=log, landmarks=tr_l,
+    fit_esr(model, tr_x, tr_y, cfg, on_epoch=epoch_saver(ckpt, cfg.optim.epochs, deadline), start_epoch=start, state=state, log=log, landmarks=tr_l,
             device=device, label_names=LABELS)
     metrics = {"name": cfg.name, "seed": cfg.seed, "model": f"ESR-{cfg.model.ensemble_size}"
                + ("*" if cfg.model.diversify else ""), "labels": list(LABELS),

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from pyfacs.errors import require_extra
+from pyfacs.train.budget import deadline_in, epoch_saver
 from pyfacs.train.config import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -68,17 +69,21 @@ def _distributed(torch, cfg: TrainConfig) -> int:
     return dist.get_rank()
 
 
-def run(cfg: TrainConfig, run_dir: str | Path) -> dict:
+def run(cfg: TrainConfig, run_dir: str | Path, *, minutes: float | None = None) -> dict:
+    """Train ``cfg`` into ``run_dir`` (resuming what is there). With ``minutes``, runs that checkpoint
+    each epoch (expression, MEFARG) stop with :class:`TrainingPaused` at the end of the epoch in which
+    the time runs out; the same call resumes them."""
     torch = require_extra("torch", "train")
+    deadline = deadline_in(minutes)
     if _distributed(torch, cfg) > 0:  # under torchrun, only the first process writes the run dir
         import tempfile
 
         with tempfile.TemporaryDirectory(prefix="pyfacs-rank-") as scratch:
-            return _run(cfg, Path(scratch), torch)
-    return _run(cfg, Path(run_dir), torch)
+            return _run(cfg, Path(scratch), torch, deadline)
+    return _run(cfg, Path(run_dir), torch, deadline)
 
 
-def _run(cfg: TrainConfig, run_dir: Path, torch) -> dict:
+def _run(cfg: TrainConfig, run_dir: Path, torch, deadline: float | None = None) -> dict:
     import yaml
 
     from pyfacs.data.ckplus import subject_folds
@@ -96,7 +101,7 @@ def _run(cfg: TrainConfig, run_dir: Path, torch) -> dict:
         from pyfacs.train.expression import run_expression
 
         return run_expression(cfg, run_dir, {"git_commit": _git_commit(), "versions": _versions(),
-                                             "data_root": cfg.data.root})
+                                             "data_root": cfg.data.root}, deadline)
     data = prepare(cfg.data, cfg.model.input_size)
     (run_dir / "provenance.json").write_text(json.dumps({
         "git_commit": _git_commit(), "versions": _versions(), "data_fingerprint": data.fingerprint,
@@ -113,7 +118,7 @@ def _run(cfg: TrainConfig, run_dir: Path, torch) -> dict:
         if pred_file.is_file():  # resumed: this fold is done
             oof[test] = np.load(pred_file)
         else:
-            oof[test] = _fit_predict(cfg, data, train, test, run_dir / f"fold{k}.ckpt", torch)
+            oof[test] = _fit_predict(cfg, data, train, test, run_dir / f"fold{k}.ckpt", torch, deadline)
             np.save(pred_file, oof[test])
         fold_f1[str(k)] = presence_metrics(data.labels[test], oof[test], data.label_names)["mean_f1"]
     done = ~np.isnan(oof[:, 0])
@@ -125,7 +130,7 @@ def _run(cfg: TrainConfig, run_dir: Path, torch) -> dict:
     return metrics
 
 
-def _fit_predict(cfg, data, train, test, ckpt: Path, torch) -> np.ndarray:
+def _fit_predict(cfg, data, train, test, ckpt: Path, torch, deadline: float | None = None) -> np.ndarray:
     from pyfacs.train.models import HogLinear, build_mefarg, fit_mefarg, predict_mefarg
 
     if cfg.model.kind == "hog-linear":
@@ -140,12 +145,8 @@ def _fit_predict(cfg, data, train, test, ckpt: Path, torch) -> np.ndarray:
         saved = torch.load(ckpt, weights_only=False)
         state, start = saved["state"], saved["epoch"] + 1
         log.info("resuming %s from epoch %d", ckpt.name, start)
-
-    def save(epoch: int, st: dict) -> None:
-        torch.save({"epoch": epoch, "state": st}, ckpt)
-
-    fit_mefarg(model, data.images[train], data.labels[train], cfg.optim, cfg.seed, on_epoch=save,
-               start_epoch=start, state=state)
+    fit_mefarg(model, data.images[train], data.labels[train], cfg.optim, cfg.seed,
+               on_epoch=epoch_saver(ckpt, cfg.optim.epochs, deadline), start_epoch=start, state=state)
     return predict_mefarg(model, data.images[test])
 
 
