@@ -49,10 +49,6 @@ class ESRExpressionHead:
         x = crops.astype(np.float32)[:, None] / 255.0 - 0.5
         return self._session.run(None, {"input": x})[0][:, : len(self.labels)]
 
-    def columns_for(self, rgb: np.ndarray, faces, *, whole_image: bool) -> dict[str, np.ndarray]:
-        """The columns for one frame's faces."""
-        return self.columns_from_frames([self.crops_for(rgb, faces, whole_image=whole_image)])[0]
-
     def crops_for(self, rgb: np.ndarray, faces, *, whole_image: bool) -> np.ndarray | None:
         """The faces' 48×48 crops (None without faces): cheap, and all the network needs of the frame."""
         return np.stack([self.crop(rgb, f, whole_image=whole_image) for f in faces]) if faces else None
