@@ -125,8 +125,8 @@ def test_ferplus_and_rafdb_label_files(tmp_path):
 
 
 @pytest.mark.data
-def test_the_default_head_is_the_int8_vote_of_esr9s_first_five_branches():
-    """The shipped esr5.fer2013 (ONNX, int8) against the PyTorch weights it was cut from, on 256
+def test_the_default_head_is_the_int8_export_of_its_shipped_esr5_weights():
+    """The shipped esr5.fer2013 (ONNX, int8) against its PyTorch weights (shipped beside it), on 256
     PublicTest faces: the tolerance of an int8 export (the float16 ESR-9 export meets 2e-3)."""
     from pyfacs.data.fer2013 import load_fer2013_folder
     from pyfacs.expression.explain import load_esr

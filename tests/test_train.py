@@ -148,3 +148,33 @@ def test_a_time_budget_pauses_at_an_epoch_end_and_the_resumed_run_equals_an_unin
     resumed = run(cfg, tmp_path / "paused", minutes=0)  # the last epoch: nothing left to pause for
     whole = run(cfg, tmp_path / "whole")
     assert resumed == whole
+
+
+def test_a_warm_start_copies_the_kept_branches_and_refuses_weights_that_do_not_fit(tmp_path):
+    from pyfacs.expression.esr import ESR
+    from pyfacs.train.expression import load_initial_weights
+
+    torch.manual_seed(0)
+    source = ESR(3, width=8)
+    saved = tmp_path / "model.pt"
+    torch.save({k: v.half() if v.is_floating_point() else v for k, v in source.state_dict().items()}, saved)
+    target = ESR(2, width=8)
+    digest = load_initial_weights(target, str(saved))
+    assert len(digest) == 64
+    for key, value in target.state_dict().items():
+        assert torch.equal(value, source.state_dict()[key].half().float()), key
+    with pytest.raises(InputError, match="does not fit this model"):
+        load_initial_weights(ESR(4, width=8), str(saved))  # a fourth branch the file lacks
+    with pytest.raises(InputError, match="does not exist"):
+        load_initial_weights(target, str(tmp_path / "missing.pt"))
+
+
+def test_a_warm_start_from_a_registered_model_loads_its_shipped_weights():
+    from pyfacs.expression.esr import ESR
+    from pyfacs.train.expression import load_initial_weights
+
+    model = ESR(2, width=32)
+    load_initial_weights(model, "esr9.fer2013")
+    shipped = torch.load(Path(__file__).resolve().parents[1] / "src/pyfacs/models/data/esr9.fer2013.pt",
+                         weights_only=True)
+    assert torch.equal(model.branches[1].fc.weight, shipped["branches.1.fc.weight"].float())

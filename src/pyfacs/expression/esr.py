@@ -83,6 +83,18 @@ class ESR(nn.Module):
         return torch.stack([o[0] for o in outs], 1), torch.stack([o[1] for o in outs], 1)
 
 
+def load_weights(model: ESR, path) -> None:
+    """Weights saved from an ESR with at least as many branches (float16 or float32) into ``model``;
+    the branches it does not have are dropped. ValueError if the two do not fit."""
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    wanted = model.state_dict()
+    state = {k: v.float() if v.is_floating_point() else v for k, v in saved.items() if k in wanted}
+    missing = sorted(set(wanted) - set(state))
+    if missing:
+        raise ValueError(f"{path} does not fit this model (no {missing[0]}): check the width and ensemble size")
+    model.load_state_dict(state)
+
+
 class ESRVote(nn.Module):
     """Export/inference wrapper: ensemble probabilities (mean of branch softmaxes) and mean
     valence/arousal — one tensor (B, C + 2). With ``flip_average`` the face and its mirror image

@@ -14,8 +14,8 @@ from pyfacs.errors import InputError, require_extra
 
 def load_esr(name: str | None = None):
     """The PyTorch ESR behind an expression head (default: analyze's default head)."""
-    torch = require_extra("torch", "train")
-    from pyfacs.expression.esr import ESR
+    require_extra("torch", "train")
+    from pyfacs.expression.esr import ESR, load_weights
     from pyfacs.expression.heads import DEFAULT_EXPRESSION_HEAD
     from pyfacs.models import get_model
     from pyfacs.models.hub import resolve
@@ -25,11 +25,9 @@ def load_esr(name: str | None = None):
     pt = [p for p in resolve(spec) if p.suffix == ".pt"]
     if not pt:
         raise InputError(f"{name} ships no PyTorch weights to explain")
-    trained = spec.extra.get("trained_ensemble_size", spec.extra["ensemble_size"])
-    model = ESR(trained, n_classes=len(spec.labels), width=spec.extra["width"])
-    state = torch.load(pt[0], map_location="cpu", weights_only=True)  # stored in float16
-    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
-    return model.keep_first(spec.extra["ensemble_size"]).eval(), list(spec.labels)
+    model = ESR(spec.extra["ensemble_size"], n_classes=len(spec.labels), width=spec.extra["width"])
+    load_weights(model, pt[0])  # a shipped .pt may hold more branches than the head votes with
+    return model.eval(), list(spec.labels)
 
 
 def explain(image: str | Path, output: str | Path, *, method: str = "gradcam") -> dict:

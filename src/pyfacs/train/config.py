@@ -50,6 +50,9 @@ class ModelConfig(_Strict):
     diversify: float = Field(0.0, ge=0, description="esr: weight of ESR*'s diversity term (0: plain ESR)")
     guidance: float = Field(0.0, ge=0, description="esr: weight of the AU-cue alignment loss (0: unguided)")
     flip_average: bool = Field(False, description="esr: the exported model averages face and mirror image")
+    init: str | None = Field(None, description="esr: start from these weights instead of random ones: a "
+                             "registered model (e.g. esr9.fer2013) or a run's model.pt (relative to the "
+                             "config file); branches beyond ensemble_size are dropped")
     arch: Literal["resnet18", "resnet34", "resnet50"] = "resnet18"
     width: int = Field(32, ge=8)
     n_neighbors: int = Field(4, ge=1)
@@ -117,6 +120,8 @@ def load_config(path: str | Path, *, seed: int | None = None) -> TrainConfig:
         cfg.data.landmarks = str((path.parent / cfg.data.landmarks).resolve())
     if cfg.model.guidance and cfg.data.landmarks is None:
         raise InputError(f"{path}: model.guidance needs data.landmarks (a landmark cache file)")
+    if cfg.model.init is not None and cfg.model.init.endswith(".pt") and not Path(cfg.model.init).is_absolute():
+        cfg.model.init = str((path.parent / cfg.model.init).resolve())
     if cfg.model.cfg is not None and not Path(cfg.model.cfg).is_absolute():
         cfg.model.cfg = str((path.parent / cfg.model.cfg).resolve())
     if cfg.model.kind == "audetnet" and cfg.model.cfg is None:

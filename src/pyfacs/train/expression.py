@@ -150,6 +150,30 @@ def fit_esr(model, images, labels, cfg: TrainConfig, *, on_epoch=None, start_epo
     return model
 
 
+def load_initial_weights(model, ref: str) -> str:
+    """Warm start (``model.init``): copy into ``model`` the weights of a registered ESR model or of a
+    run's ``model.pt``, dropping branches ``model`` does not have; returns the file's SHA-256."""
+    from pyfacs.errors import InputError
+    from pyfacs.expression.esr import load_weights
+
+    path = Path(ref)
+    if not ref.endswith(".pt"):
+        from pyfacs.models import get_model
+        from pyfacs.models.hub import resolve
+
+        found = [p for p in resolve(get_model(ref)) if p.suffix == ".pt"]
+        if not found:
+            raise InputError(f"model.init: {ref} ships no PyTorch weights to start from")
+        path = found[0]
+    if not path.is_file():
+        raise InputError(f"model.init: {path} does not exist")
+    try:
+        load_weights(model, path)
+    except ValueError as exc:
+        raise InputError(f"model.init: {exc}") from None
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def _fingerprint(*arrays: np.ndarray) -> str:
     h = hashlib.sha256()
     for a in arrays:
@@ -173,8 +197,11 @@ def run_expression(cfg: TrainConfig, run_dir: Path, provenance: dict, deadline: 
         provenance["landmarks_fingerprint"] = _fingerprint(tr_l, va_l)
     (run_dir / "provenance.json").write_text(json.dumps(provenance, indent=2))
     model = ESR(cfg.model.ensemble_size, n_classes=len(LABELS), width=cfg.model.width)
-    if device.type == "cuda":
-        model = model.to(memory_format=torch.channels_last)
+    if cfg.model.init is not None:
+        provenance["init_sha256"] = load_initial_weights(model, cfg.model.init)
+        (run_dir / "provenance.json").write_text(json.dumps(provenance, indent=2))
+    # channels-last convolutions: faster on a GPU, and 0-20% faster on the 2-core CPUs (interleaved runs)
+    model = model.to(memory_format=torch.channels_last)
     ckpt = run_dir / "checkpoint.pt"
     state, start = None, 0
     if ckpt.is_file():
