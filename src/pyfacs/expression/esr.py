@@ -95,6 +95,14 @@ def load_weights(model: ESR, path) -> None:
     model.load_state_dict(state)
 
 
+def shipped_weights(name: str):
+    """The PyTorch weights file a registered ESR model ships beside its ONNX (None if it has none)."""
+    from pyfacs.models import get_model
+    from pyfacs.models.hub import resolve
+
+    return next((p for p in resolve(get_model(name)) if p.suffix == ".pt"), None)
+
+
 class ESRVote(nn.Module):
     """Export/inference wrapper: ensemble probabilities (mean of branch softmaxes) and mean
     valence/arousal — one tensor (B, C + 2). With ``flip_average`` the face and its mirror image

@@ -15,18 +15,17 @@ from pyfacs.errors import InputError, require_extra
 def load_esr(name: str | None = None):
     """The PyTorch ESR behind an expression head (default: analyze's default head)."""
     require_extra("torch", "train")
-    from pyfacs.expression.esr import ESR, load_weights
+    from pyfacs.expression.esr import ESR, load_weights, shipped_weights
     from pyfacs.expression.heads import DEFAULT_EXPRESSION_HEAD
     from pyfacs.models import get_model
-    from pyfacs.models.hub import resolve
 
     name = name or DEFAULT_EXPRESSION_HEAD
     spec = get_model(name)
-    pt = [p for p in resolve(spec) if p.suffix == ".pt"]
-    if not pt:
+    pt = shipped_weights(name)
+    if pt is None:
         raise InputError(f"{name} ships no PyTorch weights to explain")
     model = ESR(spec.extra["ensemble_size"], n_classes=len(spec.labels), width=spec.extra["width"])
-    load_weights(model, pt[0])  # a shipped .pt may hold more branches than the head votes with
+    load_weights(model, pt)
     return model.eval(), list(spec.labels)
 
 

@@ -154,17 +154,11 @@ def load_initial_weights(model, ref: str) -> str:
     """Warm start (``model.init``): copy into ``model`` the weights of a registered ESR model or of a
     run's ``model.pt``, dropping branches ``model`` does not have; returns the file's SHA-256."""
     from pyfacs.errors import InputError
-    from pyfacs.expression.esr import load_weights
+    from pyfacs.expression.esr import load_weights, shipped_weights
 
-    path = Path(ref)
-    if not ref.endswith(".pt"):
-        from pyfacs.models import get_model
-        from pyfacs.models.hub import resolve
-
-        found = [p for p in resolve(get_model(ref)) if p.suffix == ".pt"]
-        if not found:
-            raise InputError(f"model.init: {ref} ships no PyTorch weights to start from")
-        path = found[0]
+    path = Path(ref) if ref.endswith(".pt") else shipped_weights(ref)
+    if path is None:
+        raise InputError(f"model.init: {ref} ships no PyTorch weights to start from")
     if not path.is_file():
         raise InputError(f"model.init: {path} does not exist")
     try:
@@ -195,11 +189,10 @@ def run_expression(cfg: TrainConfig, run_dir: Path, provenance: dict, deadline: 
                        "n_val": len(va_x), "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu"})
     if tr_l is not None:
         provenance["landmarks_fingerprint"] = _fingerprint(tr_l, va_l)
-    (run_dir / "provenance.json").write_text(json.dumps(provenance, indent=2))
     model = ESR(cfg.model.ensemble_size, n_classes=len(LABELS), width=cfg.model.width)
     if cfg.model.init is not None:
         provenance["init_sha256"] = load_initial_weights(model, cfg.model.init)
-        (run_dir / "provenance.json").write_text(json.dumps(provenance, indent=2))
+    (run_dir / "provenance.json").write_text(json.dumps(provenance, indent=2))
     # channels-last convolutions: faster on a GPU, and 0-20% faster on the 2-core CPUs (interleaved runs)
     model = model.to(memory_format=torch.channels_last)
     ckpt = run_dir / "checkpoint.pt"
@@ -233,12 +226,12 @@ def export_expression(run_dir: Path, cfg: TrainConfig, data_fingerprint: str,
     ``model.export_ensemble_size``; weights stored in float16, or the convolutions in int8
     (``model.export_int8``: calibrated on that many of ``train_images``, drawn with the run's seed)."""
     from pyfacs.data.fer2013 import LABELS
-    from pyfacs.expression.esr import ESR, ESRVote
+    from pyfacs.expression.esr import ESR, ESRVote, load_weights
     from pyfacs.export.onnx import export_onnx, halve_weights, quantize_int8
 
-    model = ESR(cfg.model.ensemble_size, n_classes=len(LABELS), width=cfg.model.width)
-    model.load_state_dict({k: v.float() for k, v in torch.load(run_dir / "model.pt", weights_only=True).items()})
-    model.keep_first(cfg.model.export_ensemble_size or cfg.model.ensemble_size)
+    size = cfg.model.export_ensemble_size or cfg.model.ensemble_size
+    model = ESR(size, n_classes=len(LABELS), width=cfg.model.width)
+    load_weights(model, run_dir / "model.pt")  # the first ``size`` branches
     out = Path(run_dir) / "model.onnx"
     export_onnx(ESRVote(model, cfg.model.flip_average).eval(), out, input_shape=(1, 1, 48, 48),
                 metadata={"name": cfg.name, "labels": list(LABELS),
