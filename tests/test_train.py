@@ -178,3 +178,49 @@ def test_a_warm_start_from_a_registered_model_loads_its_shipped_weights():
     shipped = torch.load(Path(__file__).resolve().parents[1] / "src/pyfacs/models/data/esr9.fer2013.pt",
                          weights_only=True)
     assert torch.equal(model.branches[1].fc.weight, shipped["branches.1.fc.weight"].float())
+
+
+def test_weight_averaging_takes_the_mean_of_the_cycle_ends_then_re_estimates_batchnorm():
+    from pyfacs.expression.esr import ESR
+    from pyfacs.train.augment import to_tensor
+    from pyfacs.train.expression import average_weights
+
+    torch.manual_seed(0)
+    first, second = ESR(2, width=8), ESR(2, width=8)
+    expected = (first.base.net[0][0].weight + second.base.net[0][0].weight) / 2
+    images = np.random.default_rng(0).integers(0, 256, (40, 48, 48), dtype=np.uint8)
+    average_weights(first, [second.state_dict()], images)
+    assert torch.allclose(first.base.net[0][0].weight, expected)
+    assert not first.training
+    # the first BatchNorm's statistics are those of the averaged first convolution over all the images
+    with torch.no_grad():
+        conv = first.base.net[0][0](to_tensor(images))
+    bn = first.base.net[0][1]
+    assert torch.allclose(bn.running_mean, conv.mean((0, 2, 3)), atol=1e-5)
+    assert torch.allclose(bn.running_var, conv.var((0, 2, 3)), rtol=1e-3)
+
+
+def test_average_with_paths_are_relative_to_the_config(tmp_path):
+    config = tmp_path / "esr.yaml"
+    config.write_text("name: x\ntask: expression\ndata: {format: fer2013, root: data}\n"
+                      "model: {kind: esr, average_with: [runs/a/model.pt, esr9.fer2013]}\n")
+    cfg = load_config(config)
+    assert cfg.model.average_with == [str(tmp_path / "runs/a/model.pt"), "esr9.fer2013"]
+
+
+@pytest.mark.data
+def test_a_run_averages_its_weights_with_an_earlier_runs_and_a_missing_file_fails_before_training(tmp_path):
+    from pyfacs.train.runner import run
+
+    shared_path("data", "fer2013")
+    cfg = load_config(Path(__file__).resolve().parents[1] / "configs" / "smoke" / "esr_fer2013_smoke.yaml")
+    run(cfg, tmp_path / "first")
+    cfg.model.average_with = [str(tmp_path / "missing.pt")]
+    with pytest.raises(InputError, match="model.average_with: .* does not exist"):
+        run(cfg, tmp_path / "bad")
+    assert not (tmp_path / "bad" / "checkpoint.pt").exists()
+    cfg.model.average_with = [str(tmp_path / "first" / "model.pt")]
+    metrics = run(cfg, tmp_path / "averaged")
+    assert 0 <= metrics["val"]["ensemble_accuracy_before_average"] <= 1
+    provenance = json.loads((tmp_path / "averaged" / "provenance.json").read_text())
+    assert len(provenance["average_with_sha256"]) == 1

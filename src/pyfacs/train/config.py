@@ -53,6 +53,10 @@ class ModelConfig(_Strict):
     init: str | None = Field(None, description="esr: start from these weights instead of random ones: a "
                              "registered model (e.g. esr9.fer2013) or a run's model.pt (relative to the "
                              "config file); branches beyond ensemble_size are dropped")
+    average_with: list[str] = Field([], description="esr: stochastic weight averaging over the ends of "
+                                    "earlier cycles: the final weights are the mean of this run's and these "
+                                    "(registered models or runs' model.pt, relative to the config file), "
+                                    "with the BatchNorm statistics then re-estimated on the Training images")
     arch: Literal["resnet18", "resnet34", "resnet50"] = "resnet18"
     width: int = Field(32, ge=8)
     n_neighbors: int = Field(4, ge=1)
@@ -120,8 +124,12 @@ def load_config(path: str | Path, *, seed: int | None = None) -> TrainConfig:
         cfg.data.landmarks = str((path.parent / cfg.data.landmarks).resolve())
     if cfg.model.guidance and cfg.data.landmarks is None:
         raise InputError(f"{path}: model.guidance needs data.landmarks (a landmark cache file)")
-    if cfg.model.init is not None and cfg.model.init.endswith(".pt") and not Path(cfg.model.init).is_absolute():
-        cfg.model.init = str((path.parent / cfg.model.init).resolve())
+    def weights_ref(ref: str) -> str:  # a run's model.pt is relative to the config; a model name is not
+        return str((path.parent / ref).resolve()) if ref.endswith(".pt") and not Path(ref).is_absolute() else ref
+
+    if cfg.model.init is not None:
+        cfg.model.init = weights_ref(cfg.model.init)
+    cfg.model.average_with = [weights_ref(ref) for ref in cfg.model.average_with]
     if cfg.model.cfg is not None and not Path(cfg.model.cfg).is_absolute():
         cfg.model.cfg = str((path.parent / cfg.model.cfg).resolve())
     if cfg.model.kind == "audetnet" and cfg.model.cfg is None:
