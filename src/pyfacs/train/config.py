@@ -110,28 +110,23 @@ def load_config(path: str | Path, *, seed: int | None = None) -> TrainConfig:
         raise InputError(f"{path}: {where}: {first['msg']}") from None
     if cfg.data.format != "video-labels" and cfg.data.root is None:
         raise InputError(f"{path}: data.root: the {cfg.data.format} dataset folder is required")
-    if cfg.data.root is not None and not Path(cfg.data.root).is_absolute():
-        cfg.data.root = str((path.parent / cfg.data.root).resolve())
-    for key in ("video", "labels"):
-        value = getattr(cfg.data, key)
-        if value is not None and not Path(value).is_absolute():
-            setattr(cfg.data, key, str((path.parent / value).resolve()))
+
+    def beside(value: str | None) -> str | None:  # file paths in a config are relative to the config
+        return value if value is None or Path(value).is_absolute() else str((path.parent / value).resolve())
+
+    for section, key in (("data", "root"), ("data", "video"), ("data", "labels"), ("data", "landmarks"),
+                         ("model", "cfg")):
+        part = getattr(cfg, section)
+        setattr(part, key, beside(getattr(part, key)))
+    # weights: a run's model.pt is a path; a registered model's name is not
+    cfg.model.init = beside(cfg.model.init) if (cfg.model.init or "").endswith(".pt") else cfg.model.init
+    cfg.model.average_with = [beside(ref) if ref.endswith(".pt") else ref for ref in cfg.model.average_with]
     if cfg.task == "au-sequence" and (cfg.data.video is None or cfg.data.labels is None):
         raise InputError(f"{path}: task au-sequence needs data.video and data.labels")
     if cfg.model.window % 2 == 0:
         raise InputError(f"{path}: model.window must be odd (the centre frame is predicted), not {cfg.model.window}")
-    if cfg.data.landmarks is not None and not Path(cfg.data.landmarks).is_absolute():
-        cfg.data.landmarks = str((path.parent / cfg.data.landmarks).resolve())
     if cfg.model.guidance and cfg.data.landmarks is None:
         raise InputError(f"{path}: model.guidance needs data.landmarks (a landmark cache file)")
-    def weights_ref(ref: str) -> str:  # a run's model.pt is relative to the config; a model name is not
-        return str((path.parent / ref).resolve()) if ref.endswith(".pt") and not Path(ref).is_absolute() else ref
-
-    if cfg.model.init is not None:
-        cfg.model.init = weights_ref(cfg.model.init)
-    cfg.model.average_with = [weights_ref(ref) for ref in cfg.model.average_with]
-    if cfg.model.cfg is not None and not Path(cfg.model.cfg).is_absolute():
-        cfg.model.cfg = str((path.parent / cfg.model.cfg).resolve())
     if cfg.model.kind == "audetnet" and cfg.model.cfg is None:
         raise InputError(f"{path}: model.kind audetnet needs model.cfg (an AUDetNet cfg file)")
     if (cfg.model.export_ensemble_size or 0) > cfg.model.ensemble_size:
