@@ -135,13 +135,14 @@ def test_int8_export_keeps_the_outputs_and_a_cut_ensemble_is_its_first_branches(
 
 
 @pytest.mark.data
-def test_a_time_budget_pauses_at_an_epoch_end_and_the_resumed_run_equals_an_uninterrupted_one(tmp_path):
+@pytest.mark.parametrize("schedule", ["one-cycle", "swa"])
+def test_a_time_budget_pauses_at_an_epoch_end_and_the_resumed_run_equals_an_uninterrupted_one(tmp_path, schedule):
     from pyfacs.train.budget import TrainingPaused
     from pyfacs.train.runner import run
 
     shared_path("data", "fer2013")
     cfg = load_config(Path(__file__).resolve().parents[1] / "configs" / "smoke" / "esr_fer2013_smoke.yaml")
-    cfg.optim.epochs = 2
+    cfg.optim.epochs, cfg.optim.schedule, cfg.optim.min_lr = 2, schedule, 1e-5  # swa: the mean is resumed too
     with pytest.raises(TrainingPaused, match="after epoch 1 of 2"):
         run(cfg, tmp_path / "paused", minutes=0)
     assert (tmp_path / "paused" / "checkpoint.pt").is_file() and not (tmp_path / "paused" / "metrics.json").exists()
@@ -224,3 +225,35 @@ def test_a_run_averages_its_weights_with_an_earlier_runs_and_a_missing_file_fail
     assert 0 <= metrics["val"]["ensemble_accuracy_before_average"] <= 1
     provenance = json.loads((tmp_path / "averaged" / "provenance.json").read_text())
     assert len(provenance["average_with_sha256"]) == 1
+
+
+def test_the_swa_schedule_anneals_every_epoch_and_returns_the_mean_of_the_epoch_ends():
+    from pyfacs.expression.esr import ESR
+    from pyfacs.train.config import TrainConfig
+    from pyfacs.train.expression import _EpochCosine, fit_esr
+
+    cosine = _EpochCosine(5, 0.05)
+    assert [round(cosine(s), 6) for s in (0, 4, 5, 9)] == [1.0, 0.05, 1.0, 0.05]
+    assert 0.05 < cosine(2) < 1.0
+    cfg = TrainConfig(name="x", task="expression", data={"format": "fer2013", "root": "."},
+                      model={"kind": "esr", "ensemble_size": 2, "width": 8},
+                      optim={"epochs": 3, "batch_size": 16, "lr": 0.05, "min_lr": 0.001, "schedule": "swa"})
+    rng = np.random.default_rng(0)
+    images, labels = rng.integers(0, 256, (48, 48, 48), dtype=np.uint8), rng.integers(0, 7, 48)
+    ends = []
+    model = ESR(2, width=8)
+    mean = fit_esr(model, images, labels, cfg,
+                   on_epoch=lambda epoch, state: ends.append({k: v.clone() for k, v in state["model"].items()}))
+    assert len(ends) == 3 and not torch.equal(ends[0]["base.net.0.0.weight"], ends[2]["base.net.0.0.weight"])
+    for key, value in mean.items():
+        torch.testing.assert_close(value, torch.stack([e[key].float() for e in ends]).mean(0))
+    cfg.optim.schedule = "one-cycle"
+    assert fit_esr(ESR(2, width=8), images, labels, cfg) is None
+
+
+def test_swa_needs_min_lr_below_lr(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text("name: x\ntask: expression\ndata: {format: fer2013, root: .}\n"
+                      "optim: {schedule: swa, lr: 0.01, min_lr: 0.01}\n")
+    with pytest.raises(InputError, match="optim.min_lr .* must be below optim.lr"):
+        load_config(config)

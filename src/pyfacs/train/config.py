@@ -78,6 +78,11 @@ class OptimConfig(_Strict):
         "shift-flip", description="shift-flip: ±4 px shifts and mirroring; affine: rotation, scale, shift, "
         "mirroring and random erasing")
     label_smoothing: float = Field(0.0, ge=0, lt=1)
+    schedule: Literal["one-cycle", "swa"] = Field(
+        "one-cycle", description="esr: one-cycle: one warm-up/anneal of the learning rate over the run; swa: "
+        "stochastic weight averaging, every epoch one cosine cycle from lr down to min_lr, and the run's "
+        "weights are the mean of its epoch ends (for a warm start from a trained model)")
+    min_lr: float = Field(0.0, ge=0, description="swa: the learning rate at each epoch's end")
 
 
 class TrainConfig(_Strict):
@@ -132,6 +137,9 @@ def load_config(path: str | Path, *, seed: int | None = None) -> TrainConfig:
     if (cfg.model.export_ensemble_size or 0) > cfg.model.ensemble_size:
         raise InputError(f"{path}: model.export_ensemble_size ({cfg.model.export_ensemble_size}) cannot exceed "
                          f"model.ensemble_size ({cfg.model.ensemble_size})")
+    if cfg.optim.schedule == "swa" and cfg.optim.min_lr >= cfg.optim.lr:
+        raise InputError(f"{path}: optim.min_lr ({cfg.optim.min_lr}) must be below optim.lr ({cfg.optim.lr}): "
+                         "each swa cycle anneals from lr down to min_lr")
     if seed is not None:
         cfg.seed = seed
     return cfg

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import time
 from pathlib import Path
 
@@ -85,6 +86,8 @@ def cam_interpretability(model, images, labels, landmarks, label_names, device=t
 def fit_esr(model, images, labels, cfg: TrainConfig, *, on_epoch=None, start_epoch: int = 0,
             state: dict | None = None, log=None, landmarks: np.ndarray | None = None,
             device=torch.device("cpu"), label_names=None):
+    """Train ``model`` in place with ``cfg.optim``; returns the mean of the epoch ends' weights (float
+    entries) under the swa schedule, else None. ``state`` resumes a checkpoint saved by ``on_epoch``."""
     from pyfacs.expression.esr import diversity_loss
     from pyfacs.expression.guidance import ClassHeatmaps, branch_cams, guidance_loss
 
@@ -95,13 +98,19 @@ def fit_esr(model, images, labels, cfg: TrainConfig, *, on_epoch=None, start_epo
                               weight_decay=o.weight_decay)
     else:
         opt = torch.optim.AdamW(model.parameters(), lr=o.lr, weight_decay=o.weight_decay)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=o.lr, total_steps=o.epochs * -(-len(images) // o.batch_size))
+    steps = -(-len(images) // o.batch_size)  # per epoch
+    if o.schedule == "swa":
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, _EpochCosine(steps, o.min_lr / o.lr))
+    else:
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=o.lr, total_steps=o.epochs * steps)
     gen = torch.Generator().manual_seed(cfg.seed)
+    average, averaged = None, 0  # swa: the running mean of the epoch ends' weights, and how many
     if state is not None:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         sched.load_state_dict(state["sched"])
         gen.set_state(state["gen"])
+        average, averaged = state.get("average"), state.get("averaged", 0)
     x = torch.from_numpy(np.ascontiguousarray(images)).to(device)  # uint8: scaled per batch
     y = torch.from_numpy(np.array(labels)).to(device)
     lmk = torch.from_numpy(landmarks).float() if landmarks is not None else None
@@ -142,12 +151,29 @@ def fit_esr(model, images, labels, cfg: TrainConfig, *, on_epoch=None, start_epo
             opt.step()
             sched.step()
             total += loss.detach() * len(idx)
+        if o.schedule == "swa":
+            averaged += 1
+            now = {k: v.detach().float() for k, v in model.state_dict().items() if v.is_floating_point()}
+            average = ({k: v.clone() for k, v in now.items()} if average is None
+                       else {k: average[k] + (v - average[k]) / averaged for k, v in now.items()})
         if log:
             log(epoch, float(total) / len(x), time.perf_counter() - t0)
         if on_epoch:
             on_epoch(epoch, {"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                             "gen": gen.get_state()})
-    return model
+                             "gen": gen.get_state(), "average": average, "averaged": averaged})
+    return average
+
+
+class _EpochCosine:
+    """The swa schedule's learning-rate factor: a cosine from 1 down to ``floor`` within every epoch
+    (a class, not a lambda, so that the scheduler's state can be saved)."""
+
+    def __init__(self, steps_per_epoch: int, floor: float):
+        self.steps, self.floor = steps_per_epoch, floor
+
+    def __call__(self, step: int) -> float:
+        phase = (step % self.steps) / max(self.steps - 1, 1)
+        return self.floor + (1 - self.floor) * 0.5 * (1 + math.cos(math.pi * phase))
 
 
 def load_initial_weights(model, ref: str, key: str = "model.init") -> str:
@@ -170,14 +196,16 @@ def load_initial_weights(model, ref: str, key: str = "model.init") -> str:
 
 
 @torch.no_grad()
-def average_weights(model, others: list[dict], images: np.ndarray, device=torch.device("cpu")) -> None:
-    """Stochastic weight averaging over cycle ends (Izmailov et al. 2018): ``model`` takes the mean of
-    its weights and ``others`` (state dicts of the same architecture: the ends of earlier one-cycles of
-    a warm-started chain, which lie in one basin), then re-estimates its BatchNorm statistics with one
-    pass over ``images`` (un-augmented, in order: deterministic), as the averaged weights need."""
+def average_weights(model, others: list[dict], images: np.ndarray, device=torch.device("cpu"),
+                    own: dict | None = None) -> None:
+    """Stochastic weight averaging (Izmailov et al. 2018): ``model`` takes the mean of its weights (or
+    of ``own``: the mean of its epoch ends under the swa schedule) and ``others`` (state dicts of the
+    same architecture: the ends of earlier one-cycles of a warm-started chain, which lie in one basin),
+    then re-estimates its BatchNorm statistics with one pass over ``images`` (un-augmented, in order:
+    deterministic), as the averaged weights need."""
     from torch.optim.swa_utils import update_bn
 
-    states = [model.state_dict()] + others
+    states = [model.state_dict() | (own or {})] + others
     mean = {k: torch.stack([s[k].to(v.device).float() for s in states]).mean(0).to(v.dtype)
             if v.is_floating_point() else v for k, v in states[0].items()}
     model.load_state_dict(mean)
@@ -228,12 +256,12 @@ def run_expression(cfg: TrainConfig, run_dir: Path, provenance: dict, deadline: 
         with open(log_file, "a") as f:
             f.write(json.dumps({"epoch": epoch, "loss": round(loss, 6), "seconds": round(seconds, 2)}) + "\n")
 
-    fit_esr(model, tr_x, tr_y, cfg, on_epoch=epoch_saver(ckpt, cfg.optim.epochs, deadline), start_epoch=start, state=state, log=log, landmarks=tr_l,
-            device=device, label_names=LABELS)
+    own_average = fit_esr(model, tr_x, tr_y, cfg, on_epoch=epoch_saver(ckpt, cfg.optim.epochs, deadline),
+                          start_epoch=start, state=state, log=log, landmarks=tr_l, device=device, label_names=LABELS)
     before_average = None
-    if others:
+    if others or own_average is not None:  # the last epoch's weights are scored before they are averaged
         before_average = float((predict_probs(model, va_x, device).mean(1).argmax(-1).numpy() == va_y).mean())
-        average_weights(model, others, tr_x, device)
+        average_weights(model, others, tr_x, device, own_average)
     metrics = {"name": cfg.name, "seed": cfg.seed, "model": f"ESR-{cfg.model.ensemble_size}"
                + ("*" if cfg.model.diversify else ""), "labels": list(LABELS),
                "val": evaluate(model, va_x, va_y, device, va_l, LABELS),
