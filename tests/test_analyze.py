@@ -59,6 +59,19 @@ def test_many_faces_and_max_faces(tmp_path, astronaut, analyzer):
     assert len(few) == 2
 
 
+@pytest.mark.data
+@pytest.mark.parametrize("folder, name, n_faces", [
+    ("disfa_minimal", "SN003_112.jpg", 1),  # a close-up: half-face detections used to become 2 more faces
+    ("opengraphau", "1014.jpg", 1),  # the same over one cheek
+    ("pyfeat", "multi_face.jpg", 5),  # the upside-down pass used to add a 6th, over an upright face
+])
+def test_a_face_is_one_row_in_a_photo(folder, name, n_faces, analyzer):
+    from conftest import shared_path
+
+    rgb = np.asarray(Image.open(shared_path("media", folder, name)).convert("RGB"))
+    assert len(analyzer.faces(rgb, still=True)) == n_faces
+
+
 def test_small_faces_in_a_1080p_frame(astronaut, analyzer):
     import cv2
 

@@ -87,6 +87,16 @@ def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return inter / np.maximum(area(a) + area(b) - inter, 1e-9)
 
 
+def containment(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Intersection of one box ``a`` with many ``b``, over the smaller box's area: near 1 when one
+    lies inside the other, however different their sizes (where IoU stays low)."""
+    x1, y1 = np.maximum(a[0], b[:, 0]), np.maximum(a[1], b[:, 1])
+    x2, y2 = np.minimum(a[2], b[:, 2]), np.minimum(a[3], b[:, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    area = lambda z: (z[..., 2] - z[..., 0]) * (z[..., 3] - z[..., 1])  # noqa: E731
+    return inter / np.maximum(np.minimum(area(a), area(b)), 1e-9)
+
+
 def _weighted_nms(boxes, kps, scores, iou_thr) -> list[Detection]:
     order = np.argsort(-scores)
     boxes, kps, scores = boxes[order], kps[order], scores[order]

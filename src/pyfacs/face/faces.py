@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from pyfacs.face.detect import Detection, FaceDetector, iou
+from pyfacs.face.detect import Detection, FaceDetector, containment, iou
 from pyfacs.face.mesh import FaceMesh, MeshResult
 from pyfacs.face.pose import head_pose_deg
 from pyfacs.face.roi import Roi
@@ -117,20 +117,35 @@ class FaceFinder:
         due = still or not faces or self._since_detect + 1 >= self.detect_every
         self._since_detect = 0 if due else self._since_detect + 1
         if due and (self.max_faces is None or len(faces) < self.max_faces or still):
+            candidates = []
             for det in self.detect(rgb, thorough=still):
-                if faces and iou(det.box, np.stack([f.box for f in faces])).max() > 0.3:
-                    continue
-                roi = FaceMesh.roi_from_detection(det.box, det.keypoints)
-                face = self._mesh_face(rgb, roi, self._next_id, w, h)
+                if _overlaps(det.box, faces):
+                    continue  # a face already followed
+                face = self._mesh_face(rgb, FaceMesh.roi_from_detection(det.box, det.keypoints), -1, w, h)
                 if face is not None:
-                    self._next_id += 1
-                    faces.append(face)
+                    candidates.append(face)
+            faces += self._new_faces(faces, candidates)
         faces = _dedupe(faces, moved)
         if self.max_faces is not None and len(faces) > self.max_faces:
             faces = sorted(faces, key=lambda f: -(f.box[2] - f.box[0]) * f.score)[: self.max_faces]
             faces.sort(key=lambda f: f.face_id)
         self._tracks = [_Track(f.face_id, FaceMesh.roi_from_mesh(f.mesh.points)) for f in faces]
         return faces
+
+    def _new_faces(self, known: list[Face], candidates: list[Face]) -> list[Face]:
+        """The candidates that are faces of their own, numbered in detection order. A mesh that
+        lands on a face already taken is that face seen again (a detection of half a face, or the
+        upside-down pass over an upright face): of overlapping ones, the mesh surest of its face wins."""
+        taken = list(known)
+        keep = []
+        for i in sorted(range(len(candidates)), key=lambda i: -candidates[i].score):
+            if not _overlaps(candidates[i].box, taken):
+                taken.append(candidates[i])
+                keep.append(i)
+        new = [candidates[i] for i in sorted(keep)]
+        for face in new:
+            face.face_id, self._next_id = self._next_id, self._next_id + 1
+        return new
 
     def cropped(self, rgb: np.ndarray) -> Face | None:
         """The face of an image that is already a face crop (no detection): two mesh passes, the
@@ -162,6 +177,14 @@ def _unrotate(d: Detection, k: int, w: int, h: int) -> Detection:
 
     corners = back(d.box.reshape(2, 2))
     return Detection(np.concatenate([corners.min(0), corners.max(0)]), back(d.keypoints), d.score)
+
+
+def _overlaps(box: np.ndarray, faces: list[Face]) -> bool:
+    """Whether ``box`` is on one of ``faces``: it overlaps one, or lies mostly inside one or around it."""
+    if not faces:
+        return False
+    boxes = np.stack([f.box for f in faces])
+    return bool(iou(box, boxes).max() > 0.3 or containment(box, boxes).max() > 0.5)
 
 
 def _nms(dets: list[Detection], iou_thr: float = 0.3) -> list[Detection]:
