@@ -3,6 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import pyfacs
 from pyfacs.table import FaceTable
 from pyfacs.temporal.smoothing import lag_frames, smooth_signal
 
@@ -40,6 +41,16 @@ def test_table_smoothing_is_per_person_and_restarts_after_gaps():
     assert (p0.loc[:9] == 0).all() and (p0.loc[20:] == 4).all()  # no leak across the gap
     assert (out[out.face_id == 1]["AU12_r"] == 1.0).all()  # the other person is untouched by person 0
     assert table.data["AU12_r"].equals(pd.DataFrame(rows)["AU12_r"])  # the original is kept
+
+
+def test_smoothing_a_table_from_analyze_keeps_its_float32_columns(face_video, tmp_path):
+    table = pyfacs.analyze(face_video, au_model="none")
+    table.save(tmp_path / "t.parquet")
+    for t in (table, FaceTable.read(tmp_path / "t.parquet")):
+        out = t.smoothed(window=5).data
+        probs = [c for c in out.columns if c.startswith("expr_") and c != "expr_label"]
+        assert probs and (out[probs].dtypes == np.float32).all()
+        assert not out[probs].equals(t.data[probs])  # smoothed, not passed through
 
 
 def test_a_person_who_leaves_and_comes_back_keeps_their_id(tmp_path, astronaut):

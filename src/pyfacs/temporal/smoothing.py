@@ -59,6 +59,8 @@ def smooth_columns(df: pd.DataFrame, columns: list[str], *, window: int = 5, met
     faces = out[out["face_id"].notna()].sort_values(["source", "face_id", "frame"])
     gap = faces.groupby(["source", "face_id"])["frame"].diff()
     run = (gap != faces["source"].map(steps)).cumsum()
+    dtypes = out[columns].dtypes.to_dict()  # (analyze writes float32: smoothing must not change that)
     for _, idx in faces.groupby(run).groups.items():
-        out.loc[idx, columns] = smooth_signal(out.loc[idx, columns].to_numpy(), window, method)
+        values = smooth_signal(out.loc[idx, columns].to_numpy(), window, method)
+        out.loc[idx, columns] = pd.DataFrame(values, index=idx, columns=columns).astype(dtypes)
     return out
