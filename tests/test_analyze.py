@@ -169,3 +169,13 @@ def test_images_and_videos_keep_input_order_when_image_rows_are_coalesced(tmp_pa
     assert sources == [str(paths[0]), str(paths[1])] + [str(face_video)] * n_video + [str(paths[2])]
     assert n_video > 2 and len(chunks[0]) == 2  # the two images went on as one table
 
+
+
+def test_values_for_rows_that_never_came_are_dropped():
+    """Ctrl-C between a frame's AU input and its rows leaves the head with values for rows that the
+    table never got: the rows written so far must still be filled and kept."""
+    from pyfacs.pipeline import _fill
+
+    df = pd.DataFrame({"AU01_r": np.zeros(3, np.float32)})
+    _fill(df, {10: np.array([1.0]), 12: np.array([2.0]), 13: np.array([9.0])}, ["AU01_r"], offset=10)
+    assert df["AU01_r"].tolist() == [1.0, 0.0, 2.0] and len(df) == 3

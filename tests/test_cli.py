@@ -105,3 +105,44 @@ def test_summary_line_counts_people_in_videos(tmp_path, face_video):
     res = run("analyze", face_video, "-o", tmp_path / "o.csv", "-q", "--au-model", "none",
                "--expression-model", "none")
     assert res.returncode == 0 and "40 faces in 50 analysed frames" in res.stderr and "1 people" in res.stderr
+
+
+def test_annotate_never_overwrites_the_input(tmp_path, astronaut):
+    photo = tmp_path / "a.png"
+    Image.fromarray(astronaut).save(photo)
+    before = photo.read_bytes()
+    _assert_one_line_error(run("analyze", photo, "-o", tmp_path / "o.csv", "--annotate", photo), "the input itself")
+    assert photo.read_bytes() == before
+
+
+@pytest.mark.parametrize("why", [["--every", "0"], ["--annotate", "x.txt"], "unreadable"])
+def test_an_existing_output_is_kept_when_nothing_is_analysed(tmp_path, astronaut, why):
+    photo, out = tmp_path / "a.png", tmp_path / "o.csv"
+    Image.fromarray(astronaut).save(photo)
+    out.write_text("earlier results\n")
+    if why == "unreadable":
+        photo.write_text("not an image")
+        why = []
+    res = run("analyze", photo, "-o", out, "-q", *why)
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert out.read_text() == "earlier results\n" and not list(tmp_path.glob("*.part"))
+
+
+def test_unwritable_outputs_are_input_errors(tmp_path):
+    (tmp_path / "dir.csv").mkdir()
+    (tmp_path / "file").write_text("")
+    _assert_one_line_error(run("analyze", "sample", "-o", tmp_path / "dir.csv"), "is a folder")
+    _assert_one_line_error(run("analyze", "sample", "-o", tmp_path / "file" / "o.csv"), "is a file, not a folder")
+    _assert_one_line_error(run("analyze", "sample", "-o", tmp_path / "o.csv", "--annotate", tmp_path / "no" / "a.png"),
+                           "does not exist")
+    _assert_one_line_error(run("analyze", "sample", "-o", tmp_path / "o.csv", "--annotate", tmp_path / "a.mp4"),
+                           "must end in .png")
+
+
+def test_error_lines_are_not_wrapped_when_piped(tmp_path, astronaut):
+    bad = tmp_path / ("x" * 120 + ".png")
+    bad.write_text("not an image")
+    Image.fromarray(astronaut).save(tmp_path / "a.png")
+    res = run("analyze", bad, tmp_path / "a.png", "-o", tmp_path / "o.csv", "-q")
+    line = next(ln for ln in res.stderr.splitlines() if ln.startswith("error:"))
+    assert "check the file" in line  # the whole message on one line, though it is longer than 80 columns

@@ -70,6 +70,14 @@ def test_cli(corpus, tmp_path):
     assert res.returncode == 2 and "does not exist" in res.stderr and "Traceback" not in res.stderr
 
 
+def test_a_listed_video_that_is_missing_is_recorded_and_the_run_goes_on(corpus, tmp_path):
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"{tmp_path / 'gone.mp4'}\n{corpus / 'clip0.mp4'}\n")
+    results = analyze_corpus(listing, tmp_path / "out", options={"au_model": None, "expression_model": None})
+    assert [r["status"] for r in results] == ["error", "ok"] and "does not exist" in results[0]["error"]
+    assert not list((tmp_path / "out").glob("*.part"))
+
+
 def test_bench_times_each_stage(face_video):
     from pyfacs.bench import bench
 

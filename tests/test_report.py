@@ -48,3 +48,9 @@ def test_report_cli_errors(tmp_path):
     res = subprocess.run([sys.executable, "-m", "pyfacs.cli", "report", str(tmp_path / "none.parquet"), "-o",
                           str(tmp_path / "r.txt")], capture_output=True, text=True)
     assert res.returncode == 2 and "Traceback" not in res.stderr
+    for name in ("none.parquet", "junk.parquet", "junk.png"):
+        if name.startswith("junk"):
+            (tmp_path / name).write_text("junk")
+        res = subprocess.run([sys.executable, "-m", "pyfacs.cli", "report", str(tmp_path / name), "-o",
+                              str(tmp_path / "r.html")], capture_output=True, text=True)
+        assert res.returncode == 2 and "Traceback" not in res.stderr and "internal error" not in res.stderr, res.stderr

@@ -29,7 +29,10 @@ def _one_line_errors(fn):
         except PyfacsError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(EXIT_BAD_INPUT) from None
-        except (typer.Exit, KeyboardInterrupt):
+        except KeyboardInterrupt:
+            typer.echo("interrupted: what was written so far is kept", err=True)
+            raise typer.Exit(130) from None
+        except typer.Exit:
             raise
         except Exception as exc:  # noqa: BLE001
             if os.environ.get("PYFACS_DEBUG"):
@@ -39,6 +42,20 @@ def _one_line_errors(fn):
             raise typer.Exit(1) from None
 
     return wrapper
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from pyfacs import __version__
+
+        typer.echo(f"pyfacs {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                                   help="Print the version and exit")] = False) -> None:
+    pass
 
 
 def _sample_path() -> Path:
@@ -63,11 +80,12 @@ def analyze(
     annotate: Annotated[Optional[Path], typer.Option(help="Also write the input with results drawn on it "
                                                           "(.png/.jpg for images, .mp4 for videos)")] = None,
     au_model: Annotated[str, typer.Option(help="AU head by registry name: 'auto' (openface.au-2.2 when its "
-                                                "files can be had), 'openface.au-2.2', or 'none'")] = "auto",
+                                                "files can be had, else audetnet.ckplus), 'openface.au-2.2', "
+                                                "'audetnet.ckplus', 'ausequence.openface-clip', or 'none'")] = "auto",
     au_static: Annotated[bool, typer.Option("--au-static", help="Static AU models on videos too "
                                                                 "(OpenFace's -au_static)")] = False,
     expression_model: Annotated[str, typer.Option(help="Expression head by registry name: 'auto' "
-                                                        "(esr5.fer2013), or 'none'")] = "auto",
+                                                        "(esr5.fer2013), 'esr9.fer2013', or 'none'")] = "auto",
     landmarks_from: Annotated[Optional[Path], typer.Option(help="Use the 68 landmarks of this OpenFace CSV "
                                                                 "instead of detecting (one video)")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar")] = False,
@@ -78,7 +96,7 @@ def analyze(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from pyfacs.io.media import expand_inputs, is_video
-    from pyfacs.io.sinks import check_output_path, open_sink
+    from pyfacs.io.sinks import StagedSink, check_output_path
     from pyfacs.pipeline import Analyzer
     from pyfacs.viz.overlay import Annotator
 
@@ -89,14 +107,17 @@ def analyze(
     if annotate is not None and len(inputs) > 1:
         raise InputError("--annotate takes one input; run once per file to annotate several")
     paths = expand_inputs(inputs)  # fail early, before any file is written
+    annotator = None
+    if annotate is not None:
+        if annotate.resolve() == paths[0].resolve():
+            raise InputError(f"--annotate {annotate} is the input itself; name a new file")
+        video = is_video(paths[0])
+        annotator = Annotator(annotate, video=video, fps=_fps(paths[0]) if video else 30.0)
     analyzer = Analyzer(landmarks=landmarks, max_faces=max_faces, faces_cropped=faces_cropped,
                         min_face_score=min_face_score, au_model=au_model, au_static=au_static,
                         expression_model=expression_model, landmarks_from=landmarks_from)
-    sink = open_sink(output, analyzer.columns, analyzer.metadata)
-    annotator = None
-    if annotate is not None:
-        fps = _fps(paths[0]) if is_video(paths[0]) else 30.0
-        annotator = Annotator(annotate, fps=fps)
+    analyzer.check_run(paths, every=every)
+    sink = StagedSink(output, analyzer.columns, analyzer.metadata)
     counts = {"faces": 0, "frames": 0}
     persons: set[tuple[str, int]] = set()  # (source, face_id): people in videos
 
@@ -115,18 +136,23 @@ def analyze(
     tasks: dict[str, int] = {}
     n_images = sum(not is_video(p) for p in paths)
 
+    def image_done() -> None:  # images share one bar: a folder of 10,000 is one line, not 10,000
+        if "images" not in tasks:
+            tasks["images"] = progress.add_task("images", total=n_images)
+        progress.advance(tasks["images"])
+
     def on_progress(source: str, done: int, total: int | None) -> None:
-        if not is_video(Path(source)):  # images share one bar: a folder of 10,000 is one line, not 10,000
-            if "images" not in tasks:
-                tasks["images"] = progress.add_task("images", total=n_images)
-            progress.advance(tasks["images"])
+        if not is_video(Path(source)):
+            image_done()
             return
         if source not in tasks:
             tasks[source] = progress.add_task(Path(source).name[:40], total=total)
         progress.update(tasks[source], completed=done, total=max(total or 0, done) or None)
 
     def on_error(err) -> None:
-        console.print(f"[red]error:[/red] {err.message}", highlight=False)
+        if not is_video(Path(err.source)):
+            image_done()  # (a failed image never reached on_progress)
+        console.print(f"[red]error:[/red] {err.message}", highlight=False, soft_wrap=True)
 
     try:
         with progress:
@@ -134,10 +160,14 @@ def analyze(
                                   on_frame=(lambda fr, faces: annotator.add(fr.rgb, faces)) if annotator else None,
                                   on_error=on_error, on_progress=on_progress)
     finally:
-        sink.close()
+        written = sink.close()
         if annotator:
             annotator.close()
     ok = len(paths) - len(errors)
+    if not written:
+        typer.echo(f"nothing written: none of the {len(paths)} inputs could be analysed"
+                   + (f" ({output} is left as it was)" if output.exists() else ""), err=True)
+        raise typer.Exit(EXIT_BAD_INPUT)
     people = f", {len(persons)} people (face_id) in videos" if persons else ""
     typer.echo(f"wrote {output}: {counts['faces']} faces in {counts['frames']} analysed frames "
                f"from {ok} of {len(paths)} inputs{people}", err=True)
@@ -172,7 +202,7 @@ def analyze_corpus(
     def on_result(r: dict, done: int, total: int) -> None:
         progress.update(task, completed=done, total=total)
         if r["status"] != "ok":
-            console.print(f"[red]error:[/red] {r['source']}: {r['error']}", highlight=False)
+            console.print(f"[red]error:[/red] {r['source']}: {r['error']}", highlight=False, soft_wrap=True)
 
     with progress:
         results = run_corpus(source, output, engine=engine, workers=workers, options=options, on_result=on_result)
@@ -299,7 +329,7 @@ def reproduce(
 def explain(
     image: Annotated[Path, typer.Argument(help="An image with a face")],
     output: Annotated[Path, typer.Option("--output", "-o", help="PNG to write")] = Path("explain.png"),
-    method: Annotated[str, typer.Option(help="cam | gradcam | gradcam++ | layercam")] = "gradcam",
+    method: Annotated[str, typer.Option(help="gradcam | gradcam++ | layercam")] = "gradcam",
 ) -> None:
     """Show where the expression model looks (attention map) beside the AU cues of its prediction."""
     from pyfacs.expression.cam import METHODS

@@ -51,11 +51,11 @@ class Analyzer:
                  expression_model: str | None = "auto",
                  landmarks_from: str | Path | None = None, num_threads: int = 1):
         if landmarks not in (68, 478):
-            raise InputError(f"landmarks must be 68 or 478, not {landmarks}")
+            raise InputError(f"--landmarks must be 68 or 478, not {landmarks}")
         if max_faces is not None and max_faces < 1:
-            raise InputError(f"max_faces must be at least 1, not {max_faces}")
+            raise InputError(f"--max-faces must be at least 1, not {max_faces}")
         if not 0.0 <= min_face_score <= 1.0:
-            raise InputError(f"min_face_score must lie in [0, 1], not {min_face_score}")
+            raise InputError(f"--min-face-score must lie in [0, 1], not {min_face_score}")
         if landmarks_from is not None and (landmarks == 478 or faces_cropped):
             raise InputError("--landmarks-from gives 68 points only; drop --landmarks 478 / --faces-cropped")
         from pyfacs.au.heads import make_au_head
@@ -113,7 +113,7 @@ class Analyzer:
         provisional for 15 frames; ``self.identities.final_id(face_id)`` gives the settled one."""
         index = self._next_index if index is None else index
         self._next_index = index + 1
-        if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8 or 0 in rgb.shape:
             raise InputError(f"frames must be RGB uint8 arrays of shape (H, W, 3), not {rgb.dtype} {rgb.shape}")
         if self.external is not None:
             return self.external.faces(index)
@@ -132,11 +132,8 @@ class Analyzer:
         when an AU head needs the whole video). A source that fails is reported (``on_error``) and
         the rest go on; its rows up to the failure are kept.
         ``on_frame`` sees every decoded frame (for overlays), with its faces when it was analysed."""
-        if every < 1:
-            raise InputError(f"--every must be at least 1, not {every}")
         paths = expand_inputs(list(inputs))
-        if self.external is not None and (len(paths) != 1 or not is_video(paths[0])):
-            raise InputError("--landmarks-from goes with exactly one video input")
+        self.check_run(paths, every=every)
         errors: list[SourceError] = []
         # images' one-row tables go on together (a write per image made folders crawl: ~30 ms each)
         images = _Coalesced(on_table, self.CHUNK_FRAMES)
@@ -157,6 +154,15 @@ class Analyzer:
             finally:
                 images.flush()
         return errors
+
+    def check_run(self, paths: list[Path], *, every: int = 1) -> None:
+        """Raise :class:`InputError` if ``run`` would refuse these (expanded) inputs and options."""
+        if every < 1:
+            raise InputError(f"--every must be at least 1, not {every}")
+        if self.external is not None:
+            if len(paths) != 1 or not is_video(paths[0]):
+                raise InputError("--landmarks-from goes with exactly one video input")
+            self.external.check_covers(paths[0])
 
     def _run_source(self, path, still, every, on_table, on_frame, on_progress) -> None:
         total = video_frame_count(path) if not still else 1
@@ -285,8 +291,9 @@ class _ExpressionBatches:
 
 def _fill(df: pd.DataFrame, values: dict[int, np.ndarray], columns: list[str], *, offset: int) -> None:
     """Write a head's per-row values (keyed by row number within the source) into ``df``."""
-    if values:
-        rows = np.fromiter(values, np.int64)
+    # (a run interrupted between a frame's AU input and its rows leaves values for rows that never came)
+    rows = np.array([r for r in values if 0 <= r - offset < len(df)], np.int64)
+    if len(rows):
         df.loc[rows - offset, columns] = np.stack([values[r] for r in rows]).astype(np.float32)
 
 
@@ -300,6 +307,8 @@ class _ExternalLandmarks:
         if not self.path.is_file():
             raise InputError(f"--landmarks-from {self.path} does not exist")
         d = read_openface_csv(self.path).data
+        self.n_frames = int(d["frame"].max()) + 1 if len(d) else 0
+        self._checked: Path | None = None
         ok = d["lmk68_x_0"].notna().to_numpy()
         xy = FaceTable(d).landmarks_array
         pose = d[schema.POSE_COLUMNS].to_numpy(np.float64) if "pose_yaw_deg" in d else np.zeros((len(d), 3))
@@ -309,6 +318,15 @@ class _ExternalLandmarks:
             face = Face(int(d["face_id"].iloc[i]), float(d["face_score"].iloc[i]),
                         np.concatenate([pts.min(0), pts.max(0)]), pts, tuple(pose[i]))
             self._by_frame.setdefault(int(d["frame"].iloc[i]), []).append(face)
+
+    def check_covers(self, video: Path) -> None:
+        """Warn when the CSV's frames do not match the video's: most likely another video's CSV."""
+        if video == self._checked:
+            return  # (warned once: the CLI checks before it opens the output, run checks again)
+        self._checked, n = video, video_frame_count(video)
+        if n and abs(n - self.n_frames) > max(2, 0.02 * n):
+            log.warning("--landmarks-from %s covers %d frames, %s has %d: is it this video's CSV?",
+                        self.path.name, self.n_frames, video.name, n)
 
     def faces(self, index: int) -> list[Face]:
         return self._by_frame.get(index, [])

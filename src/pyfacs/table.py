@@ -232,13 +232,23 @@ class FaceTable:
     @classmethod
     def read(cls, path: str | Path) -> "FaceTable":
         """Read a table that pyfacs wrote (Parquet keeps the metadata; CSV/JSONL do not)."""
-        path = Path(path)
-        if path.suffix.lower() == ".parquet":
-            import pyarrow.parquet as pq
+        from pyfacs.errors import InputError
 
-            t = pq.read_table(path)
-            meta = json.loads((t.schema.metadata or {}).get(_META_KEY, b"{}"))
-            return cls(t.to_pandas(), meta)
-        if path.suffix.lower() == ".csv":
-            return cls(_typed(pd.read_csv(path)), {})
-        return cls(_typed(pd.read_json(path, lines=True)), {})
+        path = Path(path)
+        suffix = path.suffix.lower()
+        if suffix not in (".parquet", ".csv", ".jsonl"):
+            raise InputError(f"{path} is not a results table: give a .parquet, .csv or .jsonl that pyfacs wrote")
+        if not path.is_file():
+            raise InputError(f"{path} does not exist")
+        try:
+            if suffix == ".parquet":
+                import pyarrow.parquet as pq
+
+                t = pq.read_table(path)
+                meta = json.loads((t.schema.metadata or {}).get(_META_KEY, b"{}"))
+                return cls(_typed(t.to_pandas()), meta)  # (face_id with gaps would come back as floats)
+            if suffix == ".csv":
+                return cls(_typed(pd.read_csv(path)), {})
+            return cls(_typed(pd.read_json(path, lines=True)), {})
+        except (ValueError, OSError) as exc:  # pyarrow's and pandas's parse errors are ValueErrors
+            raise InputError(f"{path} cannot be read as a {suffix[1:]} table ({str(exc).splitlines()[0]})") from None

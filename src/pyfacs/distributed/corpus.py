@@ -41,8 +41,13 @@ def corpus_inputs(source: str | Path) -> list[Path]:
     source = Path(source)
     if source.is_dir():
         videos = sorted(p for p in source.rglob("*") if p.is_file() and is_video(p))
+    elif source.is_file() and is_video(source):
+        videos = [source]
     elif source.is_file():
-        lines = [ln.strip() for ln in source.read_text().splitlines() if ln.strip() and not ln.startswith("#")]
+        try:
+            lines = [ln.strip() for ln in source.read_text().splitlines() if ln.strip() and not ln.startswith("#")]
+        except UnicodeDecodeError:
+            raise InputError(f"{source} is neither a video nor a text file listing videos") from None
         videos = [(source.parent / ln).resolve() if not Path(ln).is_absolute() else Path(ln) for ln in lines]
     else:
         raise InputError(f"{source} does not exist; give a folder of videos or a text file listing them")
@@ -69,6 +74,7 @@ class CorpusWorker:
         import pandas as pd
 
         from pyfacs.io.sinks import ParquetSink
+        from pyfacs.pipeline import SourceError
 
         out = Path(out_dir) / output_name(Path(video))
         tmp = out.with_name(out.name + ".part")
@@ -87,6 +93,8 @@ class CorpusWorker:
 
         try:
             errors = self.analyzer.run([video], on_table=on_table)
+        except InputError as exc:  # a listed file that is missing: recorded like a broken one, the run goes on
+            errors = [SourceError(video, str(exc))]
         finally:
             sink.close()
         models = {k: v.get("sha256") for k, v in meta.items() if isinstance(v, dict) and "sha256" in v}

@@ -42,6 +42,8 @@ def explain(image: str | Path, output: str | Path, *, method: str = "gradcam") -
     from pyfacs.io.media import read_image
     from pyfacs.pipeline import Analyzer
 
+    if Path(output).suffix.lower() not in (".png", ".jpg", ".jpeg"):
+        raise InputError(f"the explanation is an image: name the output .png or .jpg, not {Path(output).name}")
     rgb = read_image(Path(image))
     faces = Analyzer(au_model=None, expression_model=None).faces(rgb, still=True)
     if not faces:

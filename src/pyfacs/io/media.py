@@ -62,6 +62,8 @@ def read_image(path: Path) -> np.ndarray:
     """Any common image (8/16-bit, gray, palette, RGBA, CMYK, EXIF-rotated) as RGB uint8."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
+    if not Path(path).is_file():
+        raise InputError(f"{path} does not exist" + (" (it is a folder)" if Path(path).is_dir() else ""))
     try:
         with Image.open(path) as im:
             im = ImageOps.exif_transpose(im)

@@ -3,6 +3,7 @@ and whatever was written before an error is a valid file."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Protocol
 
@@ -22,8 +23,12 @@ def check_output_path(path: str | Path) -> Path:
     p = Path(path).expanduser()
     if p.suffix.lower() not in SUFFIXES:
         raise InputError(f"output {p} must end in .parquet, .csv or .jsonl")
+    if p.is_dir():
+        raise InputError(f"output {p} is a folder; name a file ending in .parquet, .csv or .jsonl")
     if not p.parent.exists():
         raise InputError(f"output folder {p.parent} does not exist; create it first")
+    if not p.parent.is_dir():
+        raise InputError(f"output folder {p.parent} is a file, not a folder; choose another --output")
     return p
 
 
@@ -77,7 +82,30 @@ class JsonlSink:
         pass
 
 
-def open_sink(path: str | Path, columns: list[str], metadata: dict) -> Sink:
-    p = check_output_path(path)
-    cls = {".parquet": ParquetSink, ".csv": CsvSink, ".jsonl": JsonlSink}[p.suffix.lower()]
-    return cls(p, columns, metadata)
+class StagedSink:
+    """Writes to ``<output>.part`` and puts it in place on ``close``: an existing file is replaced
+    only by a table with rows (an interrupted run's rows count), never by an empty one from a run
+    that analysed nothing or stopped on a bad option."""
+
+    def __init__(self, path: str | Path, columns: list[str], metadata: dict):
+        self.path = check_output_path(path)
+        self.part = self.path.with_name(self.path.name + ".part")
+        cls = {".parquet": ParquetSink, ".csv": CsvSink, ".jsonl": JsonlSink}[self.path.suffix.lower()]
+        try:
+            self._sink = cls(self.part, columns, metadata)
+        except OSError as exc:
+            raise InputError(f"cannot write {self.path} ({exc.strerror or exc}); choose another --output") from None
+        self.rows = 0
+
+    def write(self, df: pd.DataFrame) -> None:
+        self._sink.write(df)
+        self.rows += len(df)
+
+    def close(self) -> bool:
+        """Whether the output was written (it has rows)."""
+        self._sink.close()
+        if self.rows:
+            os.replace(self.part, self.path)
+        else:
+            self.part.unlink(missing_ok=True)
+        return self.rows > 0

@@ -40,10 +40,14 @@ def draw_face(out: np.ndarray, box, lmk68: np.ndarray, lines: list[str]) -> None
 class Annotator:
     """Writes an annotated copy of one source: a PNG/JPEG for an image, an MP4 for a video."""
 
-    def __init__(self, path: str | Path, *, fps: float = 30.0):
+    def __init__(self, path: str | Path, *, video: bool, fps: float = 30.0):
         self.path = Path(path)
-        if self.path.suffix.lower() not in IMAGE_SUFFIXES + VIDEO_SUFFIXES:
-            raise InputError(f"--annotate {self.path} must end in .png, .jpg or .mp4")
+        wanted = VIDEO_SUFFIXES if video else IMAGE_SUFFIXES
+        if self.path.suffix.lower() not in wanted:
+            raise InputError(f"--annotate {self.path} must end in {' or '.join(wanted)} for "
+                             f"{'a video' if video else 'an image'}")
+        if not self.path.parent.is_dir():
+            raise InputError(f"--annotate folder {self.path.parent} does not exist; create it first")
         self.fps = fps
         self._container = None
         self._stream = None
@@ -54,7 +58,8 @@ class Annotator:
             self._last = faces  # frames that were not analysed show the latest result
         img = draw(rgb, self._last)
         if self.path.suffix.lower() in IMAGE_SUFFIXES:
-            cv2.imwrite(str(self.path), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+            if not cv2.imwrite(str(self.path), cv2.cvtColor(img, cv2.COLOR_RGB2BGR)):
+                raise InputError(f"cannot write --annotate {self.path}; choose another path")
             return
         self._video_frame(img)
 
@@ -62,7 +67,10 @@ class Annotator:
         import av
 
         if self._container is None:
-            self._container = av.open(str(self.path), mode="w")
+            try:
+                self._container = av.open(str(self.path), mode="w")
+            except (OSError, av.error.FFmpegError) as exc:
+                raise InputError(f"cannot write --annotate {self.path} ({exc}); choose another path") from None
             codec = "libx264" if "libx264" in av.codecs_available else "mpeg4"
             self._stream = self._container.add_stream(codec, rate=int(round(self.fps)))
             self._stream.width, self._stream.height = img.shape[1] // 2 * 2, img.shape[0] // 2 * 2

@@ -103,7 +103,7 @@ def plot_au_map(df: pd.DataFrame, face_id: int, *, source: str | None = None):
             idx = list(range(a, b)) + ([a] if closed else [])
             ax.plot(shape[idx, 0], shape[idx, 1], color="0.6", lw=1)
         values = rows[_au_value_columns(rows)].mean() if _au_value_columns(rows) else pd.Series(dtype=float)
-        scale = 5.0 if values.index.str.endswith("_r").any() else 1.0
+        scale = 5.0 if any(c.endswith("_r") for c in values.index) else 1.0  # (no AU columns: an empty index)
         for col, v in values.items():
             name = col.split("_")[0]
             side = name[-1] if name[-1] in "LR" else None

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pyfacs.errors import InputError
 from pyfacs.table import FaceTable
 
 SAMPLE_FRAMES = 4
@@ -92,5 +93,8 @@ def write_report(table: FaceTable, output: str | Path) -> Path:
             parts.append(_img(_png(plots.plot_au_map(df, fid, source=source)), f"AU map person {fid}"))
     parts.append("</body></html>")
     output = Path(output)
-    output.write_text("\n".join(parts))
+    try:
+        output.write_text("\n".join(parts))
+    except OSError as exc:
+        raise InputError(f"cannot write {output} ({exc.strerror or exc}); choose another --output") from None
     return output
