@@ -78,23 +78,26 @@ class FaceDetector:
         return dets
 
 
-def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of one box ``a`` against many ``b`` (x1, y1, x2, y2)."""
+def _area(z: np.ndarray) -> np.ndarray:
+    return (z[..., 2] - z[..., 0]) * (z[..., 3] - z[..., 1])
+
+
+def _intersection(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     x1, y1 = np.maximum(a[0], b[:, 0]), np.maximum(a[1], b[:, 1])
     x2, y2 = np.minimum(a[2], b[:, 2]), np.minimum(a[3], b[:, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area = lambda z: (z[..., 2] - z[..., 0]) * (z[..., 3] - z[..., 1])  # noqa: E731
-    return inter / np.maximum(area(a) + area(b) - inter, 1e-9)
+    return np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of one box ``a`` against many ``b`` (x1, y1, x2, y2)."""
+    inter = _intersection(a, b)
+    return inter / np.maximum(_area(a) + _area(b) - inter, 1e-9)
 
 
 def containment(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Intersection of one box ``a`` with many ``b``, over the smaller box's area: near 1 when one
     lies inside the other, however different their sizes (where IoU stays low)."""
-    x1, y1 = np.maximum(a[0], b[:, 0]), np.maximum(a[1], b[:, 1])
-    x2, y2 = np.minimum(a[2], b[:, 2]), np.minimum(a[3], b[:, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area = lambda z: (z[..., 2] - z[..., 0]) * (z[..., 3] - z[..., 1])  # noqa: E731
-    return inter / np.maximum(np.minimum(area(a), area(b)), 1e-9)
+    return _intersection(a, b) / np.maximum(np.minimum(_area(a), _area(b)), 1e-9)
 
 
 def _weighted_nms(boxes, kps, scores, iou_thr) -> list[Detection]:
