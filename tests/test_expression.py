@@ -44,18 +44,57 @@ def test_learner_api_end_to_end(tmp_path, diversify):
     assert any(not torch.equal(a, b) for a, b in zip(before, learner.model.parameters()))
     stats = learner.eval(images=x, labels=y)
     assert 0 <= stats["ensemble_accuracy"] <= 1 and len(stats["branch_accuracy"]) == 9
-    torch_out = learner.infer(x[:4])
-    assert len(torch_out) == 4 and torch_out[0][0].description in learner.labels
+    torch_cats, torch_va = learner.infer(x[:4])  # OpenDR's result: categories, then valence/arousal
+    assert len(torch_cats) == 4 and torch_cats[0].description in learner.labels and tuple(torch_va.shape) == (4, 2)
     diff = learner.optimize()
     assert diff <= 1e-4
-    onnx_out = learner.infer(x[:4])
-    assert [c.prediction for c, _ in onnx_out] == [c.prediction for c, _ in torch_out]
-    assert np.allclose([c.confidence for c, _ in onnx_out], [c.confidence for c, _ in torch_out], atol=1e-4)
-    folder = learner.save(base_path_to_save_model=tmp_path / "saved")
-    assert (folder / "esr_9.onnx").is_file() and (folder / "esr_9.json").is_file()
+    onnx_cats, onnx_va = learner.infer(x[:4])
+    assert [c.prediction for c in onnx_cats] == [c.prediction for c in torch_cats]
+    assert np.allclose([c.confidence for c in onnx_cats], [c.confidence for c in torch_cats], atol=1e-4)
+    assert torch.allclose(onnx_va, torch_va, atol=1e-4)
+    folder = learner.save(state_dicts=learner.model.to_state_dict(), base_path_to_save_model=tmp_path / "saved")
+    assert folder == tmp_path / "saved" and (folder / "esr_9.onnx").is_file() and (folder / "esr_9.json").is_file()
     other = FacialEmotionLearner(device="cpu", temp_path=tmp_path / "tmp2")
     other.load(path_to_saved_network=folder)
-    assert [c.prediction for c, _ in other.infer(x[:4])] == [c.prediction for c, _ in torch_out]
+    assert [c.prediction for c in other.infer(x[:4])[0]] == [c.prediction for c in torch_cats]
+    learner.fit(x, y)  # training again drops the ONNX export of the old weights
+    assert learner.ort_session is None
+
+
+def test_learner_pretrained_download_load_infer(tmp_path):
+    """OpenDR's pretrained round trip, and the input conventions infer takes: the same faces as uint8,
+    floats in [0, 1] (OpenDR's tensors), floats in [0, 255], and 96×96 colour channels-first tensors."""
+    x, y = _subset()
+    learner = FacialEmotionLearner(device="cpu", temp_path=tmp_path)
+    learner.load(path_to_saved_network=learner.download(mode="pretrained"))
+    cats, va = learner.infer(x)
+    predicted = np.array([c.prediction for c in cats])
+    if not isinstance(y, np.ndarray) or len(set(y)) > 1:  # real faces: the shipped model is right on most
+        assert (predicted == y).mean() > 0.5
+    import cv2
+
+    colour96 = np.stack([cv2.resize(np.repeat(f[:, :, None], 3, 2), (96, 96)) for f in x]).transpose(0, 3, 1, 2)
+    for same, share in ((x.astype(np.float32) / 255, 1.0), (x.astype(np.float32), 1.0),
+                        (torch.from_numpy(colour96 / 255.0), 0.8)):  # (resampled twice: a little blurred)
+        agree = np.array([c.prediction for c in learner.infer(same)[0]]) == predicted
+        assert agree.mean() >= share
+
+
+def test_learner_bad_use_is_an_input_error(tmp_path):
+    from pyfacs.errors import InputError
+
+    x, y = _subset()
+    learner = FacialEmotionLearner(device="cpu", temp_path=tmp_path, base_path_to_dataset=tmp_path)
+    with pytest.raises(InputError, match="no model yet"):
+        learner.infer(x[:2])
+    with pytest.raises(InputError, match="needs train_labels"):
+        learner.fit(x)
+    with pytest.raises(InputError, match="must lie in 0..6"):
+        learner.fit(x[:2], np.array([0, 9]))
+    with pytest.raises(InputError, match="nothing to train"):
+        learner.fit(x, y)  # OpenDR's defaults: dimensional fine-tuning only, and FER2013 has no valence/arousal
+    with pytest.raises(InputError, match="device"):
+        FacialEmotionLearner(device="tpu")
 
 
 def test_affectnet_opendr_layout(tmp_path):

@@ -77,6 +77,10 @@ class ESR(nn.Module):
         self.branches = self.branches[:k]
         return self
 
+    def to_state_dict(self) -> dict:
+        """OpenDR's name for the weights (``learner.save(state_dicts=learner.model.to_state_dict())``)."""
+        return self.state_dict()
+
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         f = self.base(x)
         outs = [b(f) for b in self.branches]

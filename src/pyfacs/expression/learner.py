@@ -4,7 +4,10 @@ OpenDR users can switch with their code unchanged.
 Differences, stated: the dataset at ``base_path_to_dataset`` may be FER2013 (image folders with
 ``labels.csv``) or AffectNet in OpenDR's pre-processed layout (``Training_Labeled/<k>/`` and
 ``Validation/<k>/`` with files ``<id>_<emotion>_<valence×1000>_<arousal×1000>.jpg``); ``device="cuda"``
-falls back to the CPU when no GPU is present; images are 48×48 grey (FER-style), not 96×96 colour.
+falls back to the CPU when no GPU is present; the network sees 48×48 grey faces (FER-style): colour
+and other sizes given to ``infer`` are converted (OpenDR's 96×96 colour tensors included); a
+``Category``'s confidence is the ensemble's mean probability of the class (OpenDR: a softmax over
+vote counts); ``download(mode="pretrained")`` gives pyfacs's own default model, trained on FER2013.
 """
 from __future__ import annotations
 
@@ -39,8 +42,67 @@ def _load_dataset(root: Path, split: str) -> tuple[np.ndarray, np.ndarray, np.nd
         return x, y, None, LABELS
     from pyfacs.data.affectnet import LABELS, load_affectnet_opendr
 
+    if not root.is_dir():
+        raise InputError(f"base_path_to_dataset {root} does not exist: give FER2013 image folders with "
+                         "labels.csv, or AffectNet in OpenDR's layout")
     x, y, va = load_affectnet_opendr(root, "Training_Labeled" if split == "train" else "Validation")
     return x, y, va, LABELS
+
+
+def _dataset_labels(root: Path) -> tuple[str, ...]:
+    """The class names of the dataset at ``root`` without loading it (FER2013's when unknown)."""
+    if not (root / "labels.csv").is_file() and any((root / d).is_dir() for d in ("Training_Labeled", "Validation")):
+        from pyfacs.data.affectnet import LABELS
+
+        return LABELS
+    from pyfacs.data.fer2013 import LABELS
+
+    return LABELS
+
+
+def _one_face(a: np.ndarray, *, channels_first: bool) -> np.ndarray:
+    """One image (H, W), (H, W, C) or, from an OpenDR ``Image``, (C, H, W) → 48×48 grey uint8."""
+    import cv2
+
+    if a.ndim == 3:
+        a = np.moveaxis(a, 0, -1) if channels_first else a
+        a = a[..., 0] if a.shape[-1] == 1 else cv2.cvtColor(np.ascontiguousarray(a[..., :3]), cv2.COLOR_RGB2GRAY)
+    if a.ndim != 2:
+        raise InputError(f"an image must be (H, W), (H, W, C) or (C, H, W), not {a.shape}")
+    if a.shape != (48, 48):
+        a = cv2.resize(np.ascontiguousarray(a), (48, 48), interpolation=cv2.INTER_AREA)
+    return a
+
+
+def _as_faces(batch) -> np.ndarray:
+    """What ``infer``/``fit``/``eval`` accept → (n, 48, 48) uint8: image paths, OpenDR ``Image``s (or
+    lists of them), torch tensors or arrays: (H, W) or (n, H, W) grey, (n, C, H, W) or (n, H, W, C);
+    uint8, or floats in [0, 1] (OpenDR's tensors) or in [0, 255]."""
+    if isinstance(batch, (str, Path)):
+        from pyfacs.io.media import read_image
+
+        batch = read_image(Path(batch))[None]
+    if isinstance(batch, (list, tuple)):
+        return np.concatenate([_as_faces(b) for b in batch]) if batch else np.zeros((0, 48, 48), np.uint8)
+    from_image = hasattr(batch, "data") and not hasattr(batch, "detach") and not isinstance(batch, np.ndarray)
+    a = getattr(batch, "data", batch) if from_image else batch
+    if hasattr(a, "detach"):
+        a = a.detach().cpu().numpy()
+    a = np.asarray(a)
+    if a.dtype == object or a.size == 0:
+        raise InputError(f"images must be numeric arrays, not {a.dtype} of shape {a.shape}")
+    if a.dtype != np.uint8:
+        a = a.astype(np.float64)
+        a = np.clip(a * 255.0 if a.max() <= 1.0 else a, 0, 255).round().astype(np.uint8)
+    if from_image or a.ndim == 2:
+        return _one_face(a, channels_first=from_image)[None]
+    if a.ndim == 3:  # (n, H, W) grey; a single colour (H, W, 3) image
+        return _one_face(a, channels_first=False)[None] if a.shape[-1] in (3, 4) and a.shape[0] > 4 \
+            else np.stack([_one_face(f, channels_first=False) for f in a])
+    if a.ndim == 4:
+        first = a.shape[1] in (1, 3) and a.shape[-1] not in (1, 3, 4)
+        return np.stack([_one_face(f, channels_first=first) for f in a])
+    raise InputError(f"images must be (H, W), (n, H, W), (n, C, H, W) or (n, H, W, C), not {a.shape}")
 
 
 class FacialEmotionLearner:
@@ -50,9 +112,11 @@ class FacialEmotionLearner:
                  categorical_train=False, base_path_to_dataset="./data/AffectNet", max_tuning_epoch=1,
                  diversify=False):
         self.torch = require_extra("torch", "train")
+        if str(device).split(":")[0] not in ("cpu", "cuda"):
+            raise InputError(f"device must be 'cpu' or 'cuda', not {device!r}")
         self.lr, self.batch_size, self.momentum = lr, batch_size, momentum
         self.temp_path = Path(temp_path)
-        self.device = device if device != "cuda" or self.torch.cuda.is_available() else "cpu"
+        self.device = device if device == "cpu" or self.torch.cuda.is_available() else "cpu"
         if self.device != device:
             log.warning("no CUDA device: FacialEmotionLearner runs on the CPU")
         self.device_ind = list(device_ind)
@@ -62,41 +126,87 @@ class FacialEmotionLearner:
         self.dimensional_finetune, self.categorical_train = dimensional_finetune, categorical_train
         self.base_path_to_dataset, self.max_tuning_epoch = Path(base_path_to_dataset), max_tuning_epoch
         self.model = None
-        self.ort_session = None
+        self.ort_session = None  # set by optimize (or load of an optimized model): infer then runs it
         self.labels: tuple[str, ...] = ()
         self.width = 16
 
     # -- model ------------------------------------------------------------------------------------
     def init_model(self, num_branches: int) -> None:
-        from pyfacs.data.fer2013 import LABELS
         from pyfacs.expression.esr import ESR
 
-        self.labels = self.labels or LABELS
+        if not isinstance(num_branches, int) or num_branches < 1:
+            raise InputError(f"the ensemble needs at least 1 branch, not {num_branches!r}")
+        self.labels = self.labels or _dataset_labels(self.base_path_to_dataset)
         self.model = ESR(num_branches, n_classes=len(self.labels), width=self.width).to(self.device)
+        self.ort_session = None
+
+    def _need_model(self) -> None:
+        if self.model is None:
+            raise InputError("no model yet: call init_model, fit or load first")
+
+    def _n_classes(self) -> int:
+        return self.model.branches[0].fc.out_features
 
     def _config(self):
+        from pydantic import ValidationError
+
         from pyfacs.train.config import DataConfig, ModelConfig, OptimConfig, TrainConfig
 
-        return TrainConfig(name=self.name_experiment, task="expression",
-                           data=DataConfig(format="fer2013", root=str(self.base_path_to_dataset)),
-                           model=ModelConfig(kind="esr", ensemble_size=self.ensemble_size, width=self.width,
-                                             diversify=0.1 if self.diversify else 0.0),
-                           optim=OptimConfig(epochs=self.max_training_epoch, batch_size=self.batch_size,
-                                             lr=self.lr, optimizer="sgd", momentum=self.momentum))
+        try:
+            return TrainConfig(name=self.name_experiment, task="expression",
+                               data=DataConfig(format="fer2013", root=str(self.base_path_to_dataset)),
+                               model=ModelConfig(kind="esr", ensemble_size=self.ensemble_size, width=self.width,
+                                                 diversify=0.1 if self.diversify else 0.0),
+                               optim=OptimConfig(epochs=self.max_training_epoch, batch_size=self.batch_size,
+                                                 lr=self.lr, optimizer="sgd", momentum=self.momentum))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise InputError(f"FacialEmotionLearner {first['loc'][-1]}: {first['msg']}") from None
+
+    def _outputs(self, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The PyTorch model's per-branch probabilities (n, N, C) and valence/arousal (n, N, 2)."""
+        torch = self.torch
+        self.model.eval()
+        probs, va = [], []
+        with torch.no_grad():
+            for i in range(0, len(faces), 256):
+                x = torch.from_numpy(faces[i:i + 256].astype(np.float32) / 255.0 - 0.5)[:, None].to(self.device)
+                logits, v = self.model(x)
+                probs.append(torch.softmax(logits, -1).cpu().numpy())
+                va.append(v.cpu().numpy())
+        return np.concatenate(probs), np.concatenate(va)
 
     # -- training ---------------------------------------------------------------------------------
     def fit(self, train_images=None, train_labels=None) -> dict:
         """Categorical training (``categorical_train``), then valence/arousal fine-tuning of the
-        dimensional layers (``dimensional_finetune``) where the data has it."""
+        dimensional layers (``dimensional_finetune``) where the data has it. ``train_images`` and
+        ``train_labels`` (class indices) replace the dataset at ``base_path_to_dataset``."""
         from pyfacs.train.expression import fit_esr
 
-        x, y, va, self.labels = _load_dataset(self.base_path_to_dataset, "train") if train_images is None \
-            else (np.asarray(train_images), np.asarray(train_labels), None, self.labels or _fer_labels())
+        if train_images is None:
+            x, y, va, labels = _load_dataset(self.base_path_to_dataset, "train")
+        else:
+            if train_labels is None:
+                raise InputError("fit(train_images) needs train_labels too: one class index per image")
+            x, y, va = _as_faces(train_images), np.asarray(train_labels), None
+            labels = self.labels or _dataset_labels(self.base_path_to_dataset)
+            if y.shape != (len(x),) or not np.issubdtype(y.dtype, np.integer):
+                raise InputError(f"train_labels must be {len(x)} class indices (one per image), not {y.dtype} {y.shape}")
+        if len(y) and not 0 <= y.min() <= y.max() < len(labels):
+            raise InputError(f"labels must lie in 0..{len(labels) - 1} ({', '.join(labels)}), not {y.min()}..{y.max()}")
+        if not self.categorical_train and not (self.dimensional_finetune and va is not None):
+            raise InputError("nothing to train: categorical_train is False and the data has no valence/arousal "
+                             "for dimensional_finetune; set categorical_train=True")
+        self.labels = labels
         if self.model is None:
             self.init_model(self.ensemble_size)
+        elif self._n_classes() != len(labels):
+            raise InputError(f"the model has {self._n_classes()} classes, the data {len(labels)}: "
+                             "call init_model (or load a model) for this dataset")
+        self.ort_session = None  # an ONNX export would hold the weights from before this training
         results = {}
         if self.categorical_train:
-            fit_esr(self.model, x, y, self._config(), device=self.torch.device(self.device))
+            fit_esr(self.model, x, y.astype(np.int64), self._config(), device=self.torch.device(self.device))
             results["categorical"] = "trained"
         if self.dimensional_finetune and va is not None:
             results["dimensional_loss"] = self._finetune_dimensional(x, va)
@@ -113,99 +223,136 @@ class FacialEmotionLearner:
         xt = torch.from_numpy(x.astype(np.float32) / 255.0 - 0.5).unsqueeze(1)
         target = torch.from_numpy(va.astype(np.float32))
         loss = torch.zeros(())
+        self.model.train()
         for _ in range(self.max_tuning_epoch):
             for i in range(0, len(xt), self.batch_size):
-                _, pred = self.model(xt[i:i + self.batch_size])
-                loss = torch.nn.functional.mse_loss(pred, target[i:i + self.batch_size, None].expand_as(pred))
+                _, pred = self.model(xt[i:i + self.batch_size].to(self.device))
+                goal = target[i:i + self.batch_size, None].to(self.device).expand_as(pred)
+                loss = torch.nn.functional.mse_loss(pred, goal)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
         for p in self.model.parameters():
             p.requires_grad_(True)
-        return float(loss.detach())
+        return float(loss.detach().cpu())
 
     def eval(self, eval_type: str = "categorical", current_branch_on_training: int = 0,
              images=None, labels=None) -> dict:
+        """Scores on the validation split (or on ``images`` with ``labels``: class indices, or (n, 2)
+        valence/arousal for ``"dimensional"``). Besides pyfacs's keys, OpenDR's:
+        ``running_emotion_corrects`` (per branch, then the ensemble), ``running_emotion_loss`` (per
+        branch) and ``valence_arousal_losses`` ([valence RMSE per branch + ensemble, arousal ...])."""
         from pyfacs.train.expression import evaluate
 
+        self._need_model()
+        if eval_type not in ("categorical", "dimensional"):
+            raise InputError(f"eval_type must be 'categorical' or 'dimensional', not {eval_type!r}")
+        if not 0 <= current_branch_on_training < len(self.model.branches):
+            raise InputError(f"current_branch_on_training must lie in 0..{len(self.model.branches) - 1}")
         if images is None:
-            images, labels, va, _ = _load_dataset(self.base_path_to_dataset, "val")
+            images, y, va, _ = _load_dataset(self.base_path_to_dataset, "val")
+        elif labels is None:
+            raise InputError("eval(images=...) needs labels=... too")
+        else:
+            images, y = _as_faces(images), np.asarray(labels)
+            va = y.astype(np.float32) if eval_type == "dimensional" else None
+            if len(y) != len(images):
+                raise InputError(f"{len(images)} images but {len(y)} labels")
+        probs, branch_va = self._outputs(images)
         if eval_type == "categorical":
-            stats = evaluate(self.model, np.asarray(images), np.asarray(labels), self.torch.device(self.device))
+            y = y.astype(np.int64)
+            if len(y) and not 0 <= y.min() <= y.max() < probs.shape[2]:
+                raise InputError(f"labels must lie in 0..{probs.shape[2] - 1}, not {y.min()}..{y.max()}")
+            stats = evaluate(self.model, images, y, self.torch.device(self.device))
             stats["current_branch_accuracy"] = stats["branch_accuracy"][current_branch_on_training]
+            picked = probs[np.arange(len(y)), :, y]  # (n, N): each branch's probability of the truth
+            stats["running_emotion_corrects"] = [int((probs[:, k].argmax(-1) == y).sum()) for k in range(probs.shape[1])] \
+                + [int((probs.mean(1).argmax(-1) == y).sum())]
+            stats["running_emotion_loss"] = [float(-np.log(np.maximum(picked[:, k], 1e-12)).mean())
+                                             for k in range(probs.shape[1])]
             return stats
-        if eval_type == "dimensional":
-            _, _, va, _ = _load_dataset(self.base_path_to_dataset, "val")
-            if va is None:
-                raise InputError("this dataset has no valence/arousal labels; eval_type='dimensional' needs AffectNet")
-            pred = self._run(np.asarray(images))[:, -2:]
-            return {"valence_rmse": float(np.sqrt(((pred[:, 0] - va[:, 0]) ** 2).mean())),
-                    "arousal_rmse": float(np.sqrt(((pred[:, 1] - va[:, 1]) ** 2).mean()))}
-        raise InputError(f"eval_type must be 'categorical' or 'dimensional', not {eval_type!r}")
+        if va is None or va.ndim != 2 or va.shape[1] != 2:
+            raise InputError("eval_type='dimensional' needs valence/arousal labels (n, 2): AffectNet has them, FER2013 not")
+
+        def rmse(pred: np.ndarray, k: int) -> float:
+            return float(np.sqrt(((pred[:, k] - va[:, k]) ** 2).mean()))
+
+        per_branch = [branch_va[:, b] for b in range(branch_va.shape[1])] + [branch_va.mean(1)]
+        losses = [[rmse(p, 0) for p in per_branch], [rmse(p, 1) for p in per_branch]]
+        return {"valence_rmse": losses[0][-1], "arousal_rmse": losses[1][-1], "valence_arousal_losses": losses}
 
     # -- inference --------------------------------------------------------------------------------
-    def _run(self, batch: np.ndarray) -> np.ndarray:
-        x = batch.astype(np.float32) / 255.0 - 0.5
-        x = x[:, None] if x.ndim == 3 else x
+    def _run(self, faces: np.ndarray) -> np.ndarray:
+        """(n, 48, 48) uint8 → (n, C + 2): the ensemble's probabilities, then valence and arousal."""
         if self.ort_session is not None:
+            x = (faces.astype(np.float32) / 255.0 - 0.5)[:, None]
             return self.ort_session.run(None, {"input": x})[0]
-        from pyfacs.expression.esr import ESRVote
+        probs, va = self._outputs(faces)
+        return np.concatenate([probs.mean(1), va.mean(1)], 1)
 
-        self.model.eval()
-        with self.torch.no_grad():
-            return ESRVote(self.model)(self.torch.from_numpy(x)).numpy()
-
-    def infer(self, input_batch) -> list[tuple[Category, tuple[float, float]]]:
-        """One (Category, (valence, arousal)) per image: 48×48 grey arrays (or a batch, or a torch
-        tensor of them)."""
-        if hasattr(input_batch, "detach"):
-            input_batch = input_batch.detach().cpu().numpy()
-        if isinstance(input_batch, list):
-            input_batch = np.stack([np.asarray(getattr(i, "data", i)) for i in input_batch])
-        arr = np.asarray(getattr(input_batch, "data", input_batch))
-        if arr.ndim == 2:
-            arr = arr[None]
-        if arr.dtype != np.uint8:  # tensors in [0, 1]
-            arr = np.clip(arr * 255.0, 0, 255).astype(np.uint8)
-        arr = arr.reshape(-1, arr.shape[-2], arr.shape[-1])
-        out = self._run(arr)
+    def infer(self, input_batch):
+        """OpenDR's result: (one :class:`Category` per image, valence/arousal of each as a torch
+        tensor (n, 2)). ``input_batch``: an image (path, OpenDR ``Image``, array) or a batch (list,
+        tensor or array); see :func:`_as_faces` for the shapes and value ranges taken."""
+        if self.ort_session is None:
+            self._need_model()
+        faces = _as_faces(input_batch)
+        out = self._run(faces)
         n = len(self.labels)
-        return [(Category(int(p[:n].argmax()), self.labels[int(p[:n].argmax())], float(p[:n].max())),
-                 (float(p[n]), float(p[n + 1]))) for p in out]
+        cats = [Category(int(k), self.labels[int(k)], float(p[k])) for p, k in zip(out[:, :n], out[:, :n].argmax(1))]
+        return cats, self.torch.from_numpy(np.ascontiguousarray(out[:, n:n + 2], dtype=np.float32))
 
     # -- files ------------------------------------------------------------------------------------
     def save(self, state_dicts=None, base_path_to_save_model=None, current_branch_save=None) -> Path:
-        folder = Path(base_path_to_save_model or self.base_path_experiment) / self.name_experiment
-        folder.mkdir(parents=True, exist_ok=True)
+        """``<name>.pt`` and ``<name>.json`` (and ``<name>.onnx`` after :meth:`optimize`) in
+        ``base_path_to_save_model`` (default ``base_path_experiment``): the folder :meth:`load` takes."""
+        self._need_model()
+        folder = Path(base_path_to_save_model or self.base_path_experiment)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"cannot save into {folder} ({exc.strerror or exc})") from None
         self.torch.save(state_dicts or self.model.state_dict(), folder / f"{self.name_experiment}.pt")
-        meta = {"model_paths": [f"{self.name_experiment}.pt"], "framework": "pytorch", "format": "pt",
-                "has_data": False, "inference_params": {"ensemble_size": len(self.model.branches),
-                                                         "width": self.width, "labels": list(self.labels)},
-                "optimized": self.ort_session is not None, "optimizer_info": {}}
+        meta = _metadata(f"{self.name_experiment}.pt", len(self.model.branches), self.width, self.labels)
         onnx_path = self.temp_path / f"{self.name_experiment}.onnx"
         if self.ort_session is not None and onnx_path.is_file():
             shutil.copy(onnx_path, folder / onnx_path.name)
             meta["model_paths"].append(onnx_path.name)
+            meta["optimized"] = True
         (folder / f"{self.name_experiment}.json").write_text(json.dumps(meta, indent=2))
         return folder
 
     def load(self, ensemble_size=9, path_to_saved_network="./trained_models/esr_9",
              file_name_base_network="Net-Base-Shared_Representations.pt", file_name_conv_branch="Net-Branch_{}.pt",
              fix_backbone=True) -> None:
-        """Load a model saved by :meth:`save` (``<name>.json`` + ``<name>.pt`` in the folder)."""
-        folder = Path(path_to_saved_network)
-        metas = sorted(folder.glob("*.json"))
+        """Load a model saved by :meth:`save` or :meth:`download` (a folder with ``<name>.json`` +
+        ``<name>.pt``, or that .json); an ONNX model saved beside it is loaded for inference too."""
+        from pyfacs.expression.esr import load_weights
+
+        path = Path(path_to_saved_network)
+        metas = [path] if path.suffix == ".json" and path.is_file() else sorted(path.glob("*.json"))
         if not metas:
-            raise InputError(f"{folder} holds no model metadata (.json); save a model there first")
-        meta = json.loads(metas[0].read_text())
-        params = meta["inference_params"]
-        self.width, self.labels = params["width"], tuple(params["labels"])
+            raise InputError(f"{path} holds no model metadata (.json); save a model there first")
+        folder = metas[0].parent
+        try:
+            meta = json.loads(metas[0].read_text())
+            params, files = meta["inference_params"], meta["model_paths"]
+            self.width, self.labels = params["width"], tuple(params["labels"])
+        except (ValueError, KeyError, TypeError):
+            raise InputError(f"{metas[0]} is not the metadata of a saved FacialEmotionLearner model") from None
         self.init_model(params.get("ensemble_size", ensemble_size))
-        self.model.load_state_dict(self.torch.load(folder / meta["model_paths"][0], map_location=self.device,
-                                                   weights_only=True))
+        try:
+            load_weights(self.model, folder / files[0])
+        except (ValueError, OSError, RuntimeError) as exc:
+            raise InputError(f"cannot load {folder / files[0]}: {str(exc).splitlines()[0]}") from None
         if fix_backbone:  # only the classifier layers stay trainable (for fine-tuning)
             for name, p in self.model.named_parameters():
                 p.requires_grad_("fc" in name)
+        onnx_file = next((folder / f for f in files if f.endswith(".onnx")), None)
+        if onnx_file is not None and onnx_file.is_file():
+            import onnxruntime as ort
+
+            self.ort_session = ort.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"])
 
     def optimize(self, do_constant_folding: bool = False) -> float:
         """Export to ONNX (checked, parity with PyTorch within 1e-4); inference then runs on ONNX
@@ -215,31 +362,40 @@ class FacialEmotionLearner:
         from pyfacs.expression.esr import ESRVote
         from pyfacs.export.onnx import export_onnx
 
+        self._need_model()
         self.temp_path.mkdir(parents=True, exist_ok=True)
         path = self.temp_path / f"{self.name_experiment}.onnx"
         self.model.eval()
-        diff = export_onnx(ESRVote(self.model), path, input_shape=(1, 1, 48, 48),
+        diff = export_onnx(ESRVote(self.model.cpu()), path, input_shape=(1, 1, 48, 48),
                            metadata={"name": self.name_experiment, "labels": list(self.labels)})
+        self.model.to(self.device)
         self.ort_session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         return diff
 
-    @staticmethod
-    def download(path=None, mode="pretrained", url=None) -> Path:
-        """``mode="pretrained"``: the ESR model pyfacs ships (``esr9.fer2013``), copied to ``path``.
-        Data downloads need the network, which pyfacs never touches for data: point
+    def download(self, path=None, mode="pretrained", url=None) -> Path:
+        """``mode="pretrained"``: pyfacs's default expression model (trained on FER2013, from the
+        package or the model mirror) as a folder :meth:`load` takes, ``<path>/pretrained/<name>``
+        (``path`` defaults to ``temp_path``). pyfacs downloads no datasets or demo media: point
         ``base_path_to_dataset`` at a local copy instead."""
         if mode != "pretrained":
-            raise ModelUnavailableError("pyfacs downloads no datasets; set base_path_to_dataset to a local copy")
+            raise ModelUnavailableError(f"pyfacs downloads no {mode!r}: only mode='pretrained' (its own model); "
+                                        "set base_path_to_dataset to a local copy of the data")
+        from pyfacs.expression.esr import shipped_weights
+        from pyfacs.expression.heads import DEFAULT_EXPRESSION_HEAD
         from pyfacs.models import get_model
-        from pyfacs.models.hub import resolve_one
 
-        src = resolve_one(get_model("esr9.fer2013"))
-        dst = Path(path or "temp")
-        dst.mkdir(parents=True, exist_ok=True)
-        return Path(shutil.copy(src, dst / src.name))
+        spec = get_model(DEFAULT_EXPRESSION_HEAD)
+        folder = Path(path or self.temp_path) / "pretrained" / spec.name
+        folder.mkdir(parents=True, exist_ok=True)
+        weights = shipped_weights(spec.name)
+        shutil.copy(weights, folder / weights.name)
+        meta = _metadata(weights.name, spec.extra["ensemble_size"], spec.extra["width"], spec.labels)
+        (folder / f"{spec.name}.json").write_text(json.dumps(meta, indent=2))
+        return folder
 
 
-def _fer_labels():
-    from pyfacs.data.fer2013 import LABELS
-
-    return LABELS
+def _metadata(weights: str, ensemble_size: int, width: int, labels) -> dict:
+    """OpenDR's model metadata (.json beside the weights), with what pyfacs needs to rebuild the net."""
+    return {"model_paths": [weights], "framework": "pytorch", "format": "pt", "has_data": False,
+            "inference_params": {"ensemble_size": ensemble_size, "width": width, "labels": list(labels)},
+            "optimized": False, "optimizer_info": {}}
