@@ -48,7 +48,8 @@ def test_report_cli_errors(tmp_path):
     res = subprocess.run([sys.executable, "-m", "pyfacs.cli", "report", str(tmp_path / "none.parquet"), "-o",
                           str(tmp_path / "r.txt")], capture_output=True, text=True)
     assert res.returncode == 2 and "Traceback" not in res.stderr
-    for name in ("none.parquet", "junk.parquet", "junk.png"):
+    (tmp_path / "manifest.jsonl").write_text('{"source": "a.mp4", "status": "ok"}\n')  # analyze-corpus's, not a table
+    for name in ("none.parquet", "junk.parquet", "junk.png", "manifest.jsonl"):
         if name.startswith("junk"):
             (tmp_path / name).write_text("junk")
         res = subprocess.run([sys.executable, "-m", "pyfacs.cli", "report", str(tmp_path / name), "-o",

@@ -24,6 +24,38 @@ def test_config_errors_name_the_key(tmp_path):
         load_config(p)
 
 
+def test_a_config_trains_what_its_task_says(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text("name: x\ntask: expression\ndata: {root: .}\n")
+    cfg = load_config(p)  # unset format and kind follow the task
+    assert (cfg.data.format, cfg.model.kind) == ("fer2013", "esr")
+    for body, needle in [("task: expression\ndata: {root: .}\nmodel: {kind: mefarg}", "not fer2013 with mefarg"),
+                         ("task: au-presence\ndata: {format: fer2013, root: .}", "not fer2013 with mefarg"),
+                         ("data: {root: ., only_folds: [7]}", "only_folds must lie in 0..4")]:
+        p.write_text(f"name: x\n{body}\n")
+        with pytest.raises(InputError, match=needle):
+            load_config(p)
+
+
+def test_a_run_directory_resumes_only_its_own_config(tmp_path):
+    from pyfacs.train.runner import _check_run_dir
+
+    p = tmp_path / "c.yaml"
+    p.write_text("name: x\ndata: {root: .}\noptim: {epochs: 3}\n")
+    cfg = load_config(p)
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    import yaml
+
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(), sort_keys=False))
+    _check_run_dir(run_dir, cfg)  # the same config resumes
+    cfg.optim.epochs = 2
+    with pytest.raises(InputError, match=r"optim.epochs: 3 there, 2 now"):
+        _check_run_dir(run_dir, cfg)
+    with pytest.raises(InputError, match="is a file"):
+        _check_run_dir(p, cfg)
+
+
 def test_icc_and_f1():
     a = np.array([1.0, 2, 3, 4, 5])
     assert icc3_1(a, a) == pytest.approx(1.0)

@@ -240,15 +240,19 @@ class FaceTable:
             raise InputError(f"{path} is not a results table: give a .parquet, .csv or .jsonl that pyfacs wrote")
         if not path.is_file():
             raise InputError(f"{path} does not exist")
+        meta = {}
         try:
             if suffix == ".parquet":
                 import pyarrow.parquet as pq
 
                 t = pq.read_table(path)
                 meta = json.loads((t.schema.metadata or {}).get(_META_KEY, b"{}"))
-                return cls(_typed(t.to_pandas()), meta)  # (face_id with gaps would come back as floats)
-            if suffix == ".csv":
-                return cls(_typed(pd.read_csv(path)), {})
-            return cls(_typed(pd.read_json(path, lines=True)), {})
+                df = t.to_pandas()
+            else:
+                df = pd.read_csv(path) if suffix == ".csv" else pd.read_json(path, lines=True)
         except (ValueError, OSError) as exc:  # pyarrow's and pandas's parse errors are ValueErrors
             raise InputError(f"{path} cannot be read as a {suffix[1:]} table ({str(exc).splitlines()[0]})") from None
+        missing = [c for c in ("source", "frame", "timestamp_s", "face_id") if c not in df.columns]
+        if missing:
+            raise InputError(f"{path} is not a table pyfacs analyze wrote (no {missing[0]} column)")
+        return cls(_typed(df), meta)  # (Parquet too: face_id with gaps would come back as floats)

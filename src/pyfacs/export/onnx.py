@@ -1,6 +1,8 @@
 """ONNX export with the checker, a parity check against PyTorch, and metadata inference can read."""
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 from pathlib import Path
 
@@ -119,9 +121,10 @@ def quantize_int8(path: str | Path, calibration: np.ndarray, *, batch: int = 50)
         quant_pre_process(str(path), str(prepared))
         # only the convolutions (nearly all the work): the heads after them stay float, so that
         # probabilities still sum to 1
-        quantize_static(str(prepared), str(path), Batches(), quant_format=QuantFormat.QDQ, per_channel=True,
-                        reduce_range=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                        calibrate_method=CalibrationMethod.Percentile, op_types_to_quantize=["Conv"])
+        with contextlib.redirect_stdout(io.StringIO()):  # (its percentile calibrator prints its settings)
+            quantize_static(str(prepared), str(path), Batches(), quant_format=QuantFormat.QDQ, per_channel=True,
+                            reduce_range=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                            calibrate_method=CalibrationMethod.Percentile, op_types_to_quantize=["Conv"])
     proto = onnx.load(str(path))
     del proto.metadata_props[:]
     for key, value in {**metadata, "int8": "per-channel weights (7 bits), per-tensor activations"}.items():

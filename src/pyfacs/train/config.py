@@ -98,6 +98,14 @@ class TrainConfig(_Strict):
     export_full: bool = Field(False, description="after CV, train on all data and export ONNX")
 
 
+# what each task trains on: a typo in one of the three must not train something else silently
+_TASKS = {
+    "expression": {"format": "fer2013", "kinds": ("esr",)},
+    "au-presence": {"format": "ckplus", "kinds": ("mefarg", "hog-linear", "audetnet")},
+    "au-sequence": {"format": "video-labels", "kinds": ("au-sequence",)},
+}
+
+
 def load_config(path: str | Path, *, seed: int | None = None) -> TrainConfig:
     import yaml
 
@@ -113,6 +121,14 @@ def load_config(path: str | Path, *, seed: int | None = None) -> TrainConfig:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise InputError(f"{path}: {where}: {first['msg']}") from None
+    wanted = _TASKS[cfg.task]
+    if "format" not in cfg.data.model_fields_set:  # unset: what the task trains on, not the field's default
+        cfg.data.format = wanted["format"]
+    if "kind" not in cfg.model.model_fields_set:
+        cfg.model.kind = wanted["kinds"][0]
+    if cfg.data.format != wanted["format"] or cfg.model.kind not in wanted["kinds"]:
+        raise InputError(f"{path}: task {cfg.task} trains on data.format {wanted['format']} with model.kind "
+                         f"{' or '.join(wanted['kinds'])}, not {cfg.data.format} with {cfg.model.kind}")
     if cfg.data.format != "video-labels" and cfg.data.root is None:
         raise InputError(f"{path}: data.root: the {cfg.data.format} dataset folder is required")
 
@@ -126,6 +142,8 @@ def load_config(path: str | Path, *, seed: int | None = None) -> TrainConfig:
     # weights: a run's model.pt is a path; a registered model's name is not
     cfg.model.init = beside(cfg.model.init) if (cfg.model.init or "").endswith(".pt") else cfg.model.init
     cfg.model.average_with = [beside(ref) if ref.endswith(".pt") else ref for ref in cfg.model.average_with]
+    if cfg.data.only_folds is not None and not all(0 <= k < cfg.data.folds for k in cfg.data.only_folds):
+        raise InputError(f"{path}: data.only_folds must lie in 0..{cfg.data.folds - 1}, not {cfg.data.only_folds}")
     if cfg.task == "au-sequence" and (cfg.data.video is None or cfg.data.labels is None):
         raise InputError(f"{path}: task au-sequence needs data.video and data.labels")
     if cfg.model.window % 2 == 0:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import pickle
 import time
 from pathlib import Path
 
@@ -18,6 +19,10 @@ from pyfacs.train.config import TrainConfig
 
 
 def pick_device(cfg: TrainConfig) -> torch.device:
+    if cfg.device == "cuda" and not torch.cuda.is_available():
+        from pyfacs.errors import InputError
+
+        raise InputError("device: cuda, but this machine has no CUDA GPU (or torch has no CUDA): use auto or cpu")
     if cfg.device == "cuda" or (cfg.device == "auto" and torch.cuda.is_available()):
         return torch.device("cuda")
     return torch.device("cpu")
@@ -192,6 +197,11 @@ def load_initial_weights(model, ref: str, key: str = "model.init") -> str:
         load_weights(model, path)
     except ValueError as exc:
         raise InputError(f"{key}: {exc}") from None
+    except RuntimeError:  # torch's size-mismatch report, dozens of lines
+        raise InputError(f"{key}: {path} does not fit this model: check model.width and model.ensemble_size "
+                         "against the network it was saved from") from None
+    except (pickle.UnpicklingError, EOFError):
+        raise InputError(f"{key}: {path} is not a PyTorch weights file") from None
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 

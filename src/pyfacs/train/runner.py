@@ -83,6 +83,34 @@ def run(cfg: TrainConfig, run_dir: str | Path, *, minutes: float | None = None) 
     return _run(cfg, Path(run_dir), torch, deadline)
 
 
+def _check_run_dir(run_dir: Path, cfg: TrainConfig) -> None:
+    """A run directory resumes only the config it was started with: another one would mix two
+    trainings' checkpoints (or fail on their shapes) and overwrite the config that reproduces it."""
+    import yaml
+
+    from pyfacs.errors import InputError
+
+    if run_dir.exists() and not run_dir.is_dir():
+        raise InputError(f"--run-dir {run_dir} is a file; name a folder")
+    saved = run_dir / "config.yaml"
+    if not saved.is_file():
+        return
+    old = _flat(yaml.safe_load(saved.read_text()) or {})
+    new = _flat(yaml.safe_load(yaml.safe_dump(cfg.model_dump())))
+    changed = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+    if changed:
+        k = changed[0]
+        raise InputError(f"{run_dir} holds a run of another config ({k}: {old.get(k)} there, {new.get(k)} now); "
+                         "use another --run-dir, or delete that one to start over")
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        out.update(_flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
+    return out
+
+
 def _run(cfg: TrainConfig, run_dir: Path, torch, deadline: float | None = None) -> dict:
     import yaml
 
@@ -90,6 +118,7 @@ def _run(cfg: TrainConfig, run_dir: Path, torch, deadline: float | None = None) 
     from pyfacs.train.data import prepare
     from pyfacs.train.metrics import presence_metrics
 
+    _check_run_dir(run_dir, cfg)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(), sort_keys=False))
     _determinism(cfg)
@@ -107,6 +136,11 @@ def _run(cfg: TrainConfig, run_dir: Path, torch, deadline: float | None = None) 
         "git_commit": _git_commit(), "versions": _versions(), "data_fingerprint": data.fingerprint,
         "data_root": cfg.data.root, "n_images": len(data.images), "n_subjects": len(set(data.subjects)),
     }, indent=2))
+    if len(set(data.subjects)) < cfg.data.folds:
+        from pyfacs.errors import InputError
+
+        raise InputError(f"{len(set(data.subjects))} subjects cannot make {cfg.data.folds} subject-independent folds: "
+                         "raise data.limit or lower data.folds")
     folds = subject_folds(data.subjects, cfg.data.folds, cfg.seed)
     wanted = cfg.data.only_folds if cfg.data.only_folds is not None else range(cfg.data.folds)
     oof = np.full(data.labels.shape, np.nan, np.float32)
