@@ -18,15 +18,22 @@ LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 USAGE = {"train": "Training", "val": "PublicTest", "test": "PrivateTest"}
 
 
+def _usage(split: str) -> str:
+    if split not in USAGE:
+        raise InputError(f"split must be one of {', '.join(USAGE)}, not {split!r}")
+    return USAGE[split]
+
+
 def load_fer2013_folder(root: str | Path, split: str = "train", limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(images (n, 48, 48) uint8, labels (n,) int64) of one split."""
     from PIL import Image
 
+    usage = _usage(split)
     root = Path(root)
     if not (root / "labels.csv").is_file():
         raise InputError(f"{root} is not a FER2013 folder: it has no labels.csv")
     df = pd.read_csv(root / "labels.csv")
-    df = df[df["usage"] == USAGE[split]]
+    df = df[df["usage"] == usage]
     if limit is not None:  # a fixed random subset (the file is sorted by class)
         df = df.sample(n=min(limit, len(df)), random_state=0).sort_index()
     images = np.stack([np.asarray(Image.open(root / p).convert("L")) for p in df["path"]])
@@ -34,6 +41,7 @@ def load_fer2013_folder(root: str | Path, split: str = "train", limit: int | Non
 
 
 def load_fer2013_csv(path: str | Path, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
+    usage = _usage(split)
     path = Path(path)
     try:
         df = pd.read_csv(path)
@@ -41,7 +49,7 @@ def load_fer2013_csv(path: str | Path, split: str = "train") -> tuple[np.ndarray
         raise InputError(f"{path} is not a readable CSV ({exc})") from None
     if not {"emotion", "pixels", "Usage"} <= set(df.columns):
         raise InputError(f"{path} is not the FER2013 CSV: it needs emotion, pixels and Usage columns")
-    df = df[df["Usage"] == USAGE[split]]
+    df = df[df["Usage"] == usage]
     images = np.stack([np.array(p.split(), np.uint8).reshape(48, 48) for p in df["pixels"]]) if len(df) else \
         np.zeros((0, 48, 48), np.uint8)
     return images, df["emotion"].to_numpy(np.int64)
