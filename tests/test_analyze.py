@@ -72,6 +72,22 @@ def test_a_face_is_one_row_in_a_photo(folder, name, n_faces, analyzer):
     assert len(analyzer.faces(rgb, still=True)) == n_faces
 
 
+@pytest.mark.data
+def test_a_smaller_face_over_a_larger_ones_chin_is_a_face_of_its_own(analyzer):
+    """Its box lies mostly inside the larger face's box, but its features do not: not the larger
+    face seen again (which a half-face detection is, in the test above)."""
+    from conftest import shared_path
+
+    big = np.asarray(Image.open(shared_path("media", "misc", "angry_man.jpg")).convert("RGB"))
+    small = np.asarray(Image.open(shared_path("media", "pyfeat", "single_face.jpg")).convert("RGB"))[130:440, 150:420]
+    small = np.asarray(Image.fromarray(small).resize((122, 140)))
+    canvas = np.full((760, 760, 3), 128, np.uint8)
+    canvas[50:50 + big.shape[0], 50:50 + big.shape[1]] = big
+    canvas[450:590, 330:452] = small
+    faces = analyzer.faces(canvas, still=True)
+    assert len(faces) == 2
+
+
 def test_small_faces_in_a_1080p_frame(astronaut, analyzer):
     import cv2
 

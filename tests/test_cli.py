@@ -146,3 +146,13 @@ def test_error_lines_are_not_wrapped_when_piped(tmp_path, astronaut):
     res = run("analyze", bad, tmp_path / "a.png", "-o", tmp_path / "o.csv", "-q")
     line = next(ln for ln in res.stderr.splitlines() if ln.startswith("error:"))
     assert "check the file" in line  # the whole message on one line, though it is longer than 80 columns
+
+
+def test_an_output_given_as_a_link_is_written_through(tmp_path, astronaut):
+    Image.fromarray(astronaut).save(tmp_path / "a.png")
+    target = tmp_path / "target.csv"
+    target.write_text("old\n")
+    (tmp_path / "link.csv").symlink_to(target)
+    res = run("analyze", tmp_path / "a.png", "-o", tmp_path / "link.csv", "-q", "--au-model", "none")
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "link.csv").is_symlink() and pd.read_csv(target)["face_id"].tolist() == [0]

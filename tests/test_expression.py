@@ -78,6 +78,15 @@ def test_learner_pretrained_download_load_infer(tmp_path):
                         (torch.from_numpy(colour96 / 255.0), 0.8)):  # (resampled twice: a little blurred)
         agree = np.array([c.prediction for c in learner.infer(same)[0]]) == predicted
         assert agree.mean() >= share
+    one, va = learner.infer(torch.from_numpy(colour96[0] / 255.0))  # a (3, 96, 96) tensor is one image
+    assert len(one) == 1 and tuple(va.shape) == (1, 2)
+    learner.save(base_path_to_save_model=tmp_path / "two")  # two models in one folder:
+    learner.name_experiment = "other"
+    learner.init_model(2)
+    learner.save(base_path_to_save_model=tmp_path / "two")
+    again = FacialEmotionLearner(device="cpu", temp_path=tmp_path, name_experiment="esr_9")
+    again.load(path_to_saved_network=tmp_path / "two")  # the one named name_experiment is loaded
+    assert len(again.model.branches) == 5
 
 
 def test_learner_bad_use_is_an_input_error(tmp_path):
@@ -104,9 +113,10 @@ def test_affectnet_opendr_layout(tmp_path):
 
     d = tmp_path / "Validation" / "0"
     d.mkdir(parents=True)
-    Image.fromarray(np.full((96, 96, 3), 100, np.uint8)).save(d / "12_3_-250_800.jpg")
+    for name in ("0000012s3s-250s800.jpg", "0000013_5_100_-20.jpg", "0000014s9s0s0.jpg"):  # OpenDR's; '_'; "uncertain"
+        Image.fromarray(np.full((96, 96, 3), 100, np.uint8)).save(d / name)
     x, y, va = load_affectnet_opendr(tmp_path, "Validation")
-    assert x.shape == (1, 48, 48) and y.tolist() == [3] and np.allclose(va, [[-0.25, 0.8]])
+    assert x.shape == (2, 48, 48) and y.tolist() == [3, 5] and np.allclose(va, [[-0.25, 0.8], [0.1, -0.02]])
 
 
 def test_fer2013_csv_sample():

@@ -117,6 +117,8 @@ def analyze(
                         min_face_score=min_face_score, au_model=au_model, au_static=au_static,
                         expression_model=expression_model, landmarks_from=landmarks_from)
     analyzer.check_run(paths, every=every)
+    if landmarks_from is not None and output.resolve() == landmarks_from.resolve():
+        raise InputError(f"--output {output} is the --landmarks-from CSV itself; name a new file")
     sink = StagedSink(output, analyzer.columns, analyzer.metadata)
     counts = {"faces": 0, "frames": 0}
     persons: set[tuple[str, int]] = set()  # (source, face_id): people in videos
@@ -354,8 +356,15 @@ def models() -> None:
         typer.echo(f"{spec.name:28s} {spec.task:16s} {spec.licence}  ({spec.source})")
 
 
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt  # SIGTERM (timeout, batch queues, docker stop) ends a run as Ctrl-C does
+
+
 def main() -> None:
+    import signal
+
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         app()
     except KeyboardInterrupt:

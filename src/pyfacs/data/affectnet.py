@@ -1,6 +1,8 @@
-"""AffectNet in OpenDR's pre-processed layout: ``<root>/<set>/<k>/<id>_<emotion>_<valence×1000>_<arousal×1000>.jpg``
-(folders of up to 500 images; ``set`` is ``Training_Labeled``, ``Training_Unlabeled`` or ``Validation``).
-Emotions: 0 neutral, 1 happy, 2 sad, 3 surprise, 4 fear, 5 disgust, 6 anger, 7 contempt."""
+"""AffectNet in OpenDR's pre-processed layout: ``<root>/<set>/<k>/<id>s<emotion>s<valence×1000>s<arousal×1000>.jpg``
+as OpenDR's ``pre_process_affect_net`` names them (e.g. ``0000038s2s795s-694.jpg``; ``_`` as the
+separator is read too), in folders of up to 500 images; ``set`` is ``Training_Labeled``,
+``Training_Unlabeled`` or ``Validation``. Emotions: 0 neutral, 1 happy, 2 sad, 3 surprise, 4 fear,
+5 disgust, 6 anger, 7 contempt; AffectNet's 8-10 (none, uncertain, no face) are skipped, as OpenDR does."""
 from __future__ import annotations
 
 import re
@@ -11,7 +13,7 @@ import numpy as np
 from pyfacs.errors import InputError
 
 LABELS = ("neutral", "happy", "sad", "surprise", "fear", "disgust", "anger", "contempt")
-_NAME = re.compile(r"^(?P<id>.+)_(?P<emo>\d+)_(?P<val>-?\d+)_(?P<aro>-?\d+)\.(jpg|jpeg|png)$", re.I)
+_NAME = re.compile(r"^(?P<id>\d+)[s_](?P<emo>\d+)[s_](?P<val>-?\d+)[s_](?P<aro>-?\d+)\.(jpg|jpeg|png)$", re.I)
 
 
 def load_affectnet_opendr(root: str | Path, set_name: str = "Training_Labeled", size: int = 48):
@@ -23,9 +25,9 @@ def load_affectnet_opendr(root: str | Path, set_name: str = "Training_Labeled", 
     folder = Path(root) / set_name
     if not folder.is_dir():
         raise InputError(f"{folder} does not exist: expected AffectNet in OpenDR's layout ({set_name}/<k>/...)")
-    files = sorted(p for p in folder.rglob("*") if _NAME.match(p.name))
+    files = sorted(p for p in folder.rglob("*") if _NAME.match(p.name) and int(_NAME.match(p.name)["emo"]) < len(LABELS))
     if not files:
-        raise InputError(f"{folder} holds no files named <id>_<emotion>_<valence>_<arousal>.jpg")
+        raise InputError(f"{folder} holds no files named <id>s<emotion>s<valence>s<arousal>.jpg with emotions 0-7")
     imgs, labels, va = [], [], []
     for f in files:
         m = _NAME.match(f.name)

@@ -77,7 +77,8 @@ def _one_face(a: np.ndarray, *, channels_first: bool) -> np.ndarray:
 def _as_faces(batch) -> np.ndarray:
     """What ``infer``/``fit``/``eval`` accept → (n, 48, 48) uint8: image paths, OpenDR ``Image``s (or
     lists of them), torch tensors or arrays: (H, W) or (n, H, W) grey, (n, C, H, W) or (n, H, W, C);
-    uint8, or floats in [0, 1] (OpenDR's tensors) or in [0, 255]."""
+    uint8, or floats in [0, 1] (OpenDR's tensors) or in [0, 255]. A torch tensor (1 or 3, H, W) is
+    one image, as in OpenDR; a numpy array (n, H, W) is n grey faces, as pyfacs's loaders give them."""
     if isinstance(batch, (str, Path)):
         from pyfacs.io.media import read_image
 
@@ -86,7 +87,8 @@ def _as_faces(batch) -> np.ndarray:
         return np.concatenate([_as_faces(b) for b in batch]) if batch else np.zeros((0, 48, 48), np.uint8)
     from_image = hasattr(batch, "data") and not hasattr(batch, "detach") and not isinstance(batch, np.ndarray)
     a = getattr(batch, "data", batch) if from_image else batch
-    if hasattr(a, "detach"):
+    tensor = hasattr(a, "detach")  # torch's layout: (C, H, W) is one image, as in OpenDR's examples
+    if tensor:
         a = a.detach().cpu().numpy()
     a = np.asarray(a)
     if a.dtype == object or a.size == 0:
@@ -94,8 +96,8 @@ def _as_faces(batch) -> np.ndarray:
     if a.dtype != np.uint8:
         a = a.astype(np.float64)
         a = np.clip(a * 255.0 if a.max() <= 1.0 else a, 0, 255).round().astype(np.uint8)
-    if from_image or a.ndim == 2:
-        return _one_face(a, channels_first=from_image)[None]
+    if from_image or a.ndim == 2 or (tensor and a.ndim == 3 and a.shape[0] in (1, 3)):
+        return _one_face(a, channels_first=a.ndim == 3 and (from_image or tensor))[None]
     if a.ndim == 3:  # (n, H, W) grey; a single colour (H, W, 3) image
         return _one_face(a, channels_first=False)[None] if a.shape[-1] in (3, 4) and a.shape[0] > 4 \
             else np.stack([_one_face(f, channels_first=False) for f in a])
@@ -333,6 +335,11 @@ class FacialEmotionLearner:
         metas = [path] if path.suffix == ".json" and path.is_file() else sorted(path.glob("*.json"))
         if not metas:
             raise InputError(f"{path} holds no model metadata (.json); save a model there first")
+        if len(metas) > 1:  # several models in one folder: OpenDR loads <name_experiment>.json
+            metas = [m for m in metas if m.stem == self.name_experiment]
+            if not metas:
+                raise InputError(f"{path} holds several models and none named {self.name_experiment!r} "
+                                 "(name_experiment); give the .json to load")
         folder = metas[0].parent
         try:
             meta = json.loads(metas[0].read_text())

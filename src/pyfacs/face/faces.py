@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
 from pyfacs.face.detect import Detection, FaceDetector, containment, iou
@@ -119,7 +120,7 @@ class FaceFinder:
         if due and (self.max_faces is None or len(faces) < self.max_faces or still):
             candidates = []
             for det in self.detect(rgb, thorough=still):
-                if _overlaps(det.box, faces):
+                if faces and iou(det.box, np.stack([f.box for f in faces])).max() > 0.3:
                     continue  # a face already followed
                 face = self._mesh_face(rgb, FaceMesh.roi_from_detection(det.box, det.keypoints), -1, w, h)
                 if face is not None:
@@ -133,13 +134,12 @@ class FaceFinder:
         return faces
 
     def _new_faces(self, known: list[Face], candidates: list[Face]) -> list[Face]:
-        """The candidates that are faces of their own, numbered in detection order. A mesh that
-        lands on a face already taken is that face seen again (a detection of half a face, or the
-        upside-down pass over an upright face): of overlapping ones, the mesh surest of its face wins."""
+        """The candidates that are faces of their own, numbered in detection order: of the meshes
+        that are one face seen again (:func:`_same_face`), the surest of its face wins."""
         taken = list(known)
         keep = []
         for i in sorted(range(len(candidates)), key=lambda i: -candidates[i].score):
-            if not _overlaps(candidates[i].box, taken):
+            if not any(_same_face(candidates[i], other) for other in taken):
                 taken.append(candidates[i])
                 keep.append(i)
         new = [candidates[i] for i in sorted(keep)]
@@ -179,12 +179,19 @@ def _unrotate(d: Detection, k: int, w: int, h: int) -> Detection:
     return Detection(np.concatenate([corners.min(0), corners.max(0)]), back(d.keypoints), d.score)
 
 
-def _overlaps(box: np.ndarray, faces: list[Face]) -> bool:
-    """Whether ``box`` is on one of ``faces``: it overlaps one, or lies mostly inside one or around it."""
-    if not faces:
+def _same_face(a: Face, b: Face) -> bool:
+    """Whether two meshes are one face seen twice: their boxes overlap, or the smaller box lies
+    mostly inside the larger with its facial features inside the larger's (what a detection of half
+    a face, or the upside-down pass over an upright face, gives). A smaller real face over a larger
+    one's cheek or chin has its features outside the larger's, and stays a face of its own."""
+    if iou(a.box, b.box[None])[0] > 0.3:
+        return True
+    if containment(a.box, b.box[None])[0] <= 0.5:
         return False
-    boxes = np.stack([f.box for f in faces])
-    return bool(iou(box, boxes).max() > 0.3 or containment(box, boxes).max() > 0.5)
+    small, big = sorted((a, b), key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
+    features = cv2.convexHull(big.lmk68[17:].astype(np.float32))  # brows, eyes, nose, mouth
+    centre = small.lmk68[17:].mean(0)
+    return cv2.pointPolygonTest(features, (float(centre[0]), float(centre[1])), False) >= 0
 
 
 def _nms(dets: list[Detection], iou_thr: float = 0.3) -> list[Detection]:

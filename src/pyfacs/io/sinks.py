@@ -5,18 +5,12 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Protocol
 
 import pandas as pd
 
 from pyfacs.errors import InputError
 
 SUFFIXES = (".parquet", ".csv", ".jsonl")
-
-
-class Sink(Protocol):
-    def write(self, df: pd.DataFrame) -> None: ...
-    def close(self) -> None: ...
 
 
 def check_output_path(path: str | Path) -> Path:
@@ -89,23 +83,29 @@ class StagedSink:
 
     def __init__(self, path: str | Path, columns: list[str], metadata: dict):
         self.path = check_output_path(path)
-        self.part = self.path.with_name(self.path.name + ".part")
+        self._target = self.path.resolve() if self.path.is_symlink() else self.path  # (written through a link)
+        name = self._target.name
+        self.part = self._target.with_name((name if len(name) <= 250 else name[:200]) + ".part")
         cls = {".parquet": ParquetSink, ".csv": CsvSink, ".jsonl": JsonlSink}[self.path.suffix.lower()]
         try:
             self._sink = cls(self.part, columns, metadata)
         except OSError as exc:
-            raise InputError(f"cannot write {self.path} ({exc.strerror or exc}); choose another --output") from None
+            raise InputError(f"cannot write {self.path} (via {self.part.name}: {exc.strerror or exc}); "
+                             "choose another --output") from None
         self.rows = 0
 
     def write(self, df: pd.DataFrame) -> None:
-        self._sink.write(df)
+        try:
+            self._sink.write(df)
+        except OSError as exc:  # a full disk, a lost network drive: the rows written so far stay
+            raise InputError(f"cannot write more of {self.path} ({exc.strerror or exc})") from None
         self.rows += len(df)
 
     def close(self) -> bool:
         """Whether the output was written (it has rows)."""
         self._sink.close()
         if self.rows:
-            os.replace(self.part, self.path)
+            os.replace(self.part, self._target)
         else:
             self.part.unlink(missing_ok=True)
         return self.rows > 0

@@ -93,11 +93,15 @@ def _check_run_dir(run_dir: Path, cfg: TrainConfig) -> None:
     if run_dir.exists() and not run_dir.is_dir():
         raise InputError(f"--run-dir {run_dir} is a file; name a folder")
     saved = run_dir / "config.yaml"
-    if not saved.is_file():
+    if not saved.is_file() or not saved.read_text().strip():  # (empty: killed while writing it)
         return
-    old = _flat(yaml.safe_load(saved.read_text()) or {})
+    try:
+        old = _flat(yaml.safe_load(saved.read_text()))
+    except (yaml.YAMLError, AttributeError):
+        raise InputError(f"{saved} is damaged: delete {run_dir} to start over, or use another --run-dir") from None
     new = _flat(yaml.safe_load(yaml.safe_dump(cfg.model_dump())))
-    changed = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+    machine = {"threads", "device"}  # how to run, not what: a run may move to another machine
+    changed = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k) and k not in machine)
     if changed:
         k = changed[0]
         raise InputError(f"{run_dir} holds a run of another config ({k}: {old.get(k)} there, {new.get(k)} now); "
