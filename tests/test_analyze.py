@@ -145,6 +145,8 @@ def test_bad_options_are_input_errors():
         pyfacs.Analyzer(landmarks=100)
     with pytest.raises(InputError):
         pyfacs.Analyzer(max_faces=0)
+    with pytest.raises(InputError, match="au-static"):
+        pyfacs.Analyzer(au_model=None, au_static=True)
 
 
 def test_summary_per_person():

@@ -7,6 +7,7 @@ import pytest
 
 from conftest import write_video
 from pyfacs.distributed.corpus import MANIFEST, analyze_corpus, output_name
+from pyfacs.errors import InputError
 
 OPTIONS = {"au_model": "audetnet.ckplus", "expression_model": "esr9.fer2013"}
 
@@ -76,6 +77,9 @@ def test_a_listed_video_that_is_missing_is_recorded_and_the_run_goes_on(corpus, 
     results = analyze_corpus(listing, tmp_path / "out", options={"au_model": None, "expression_model": None})
     assert [r["status"] for r in results] == ["error", "ok"] and "does not exist" in results[0]["error"]
     assert not list((tmp_path / "out").glob("*.part"))
+    with pytest.raises(InputError, match="unknown au model"):  # refused before anything is made
+        analyze_corpus(listing, tmp_path / "typo", options={"au_model": "openface.au-2"})
+    assert not (tmp_path / "typo").exists()
 
 
 def test_bench_times_each_stage(face_video):

@@ -194,8 +194,11 @@ def analyze_corpus(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from pyfacs.distributed.corpus import analyze_corpus as run_corpus
+    from pyfacs.distributed.corpus import check_models, corpus_inputs
 
     options = {"au_model": au_model, "expression_model": expression_model, "max_faces": max_faces}
+    corpus_inputs(source)  # bad input: one line before the progress bar starts
+    check_models(options)
     console = Console(stderr=True)
     progress = Progress(TextColumn("corpus"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                         console=console, disable=quiet)

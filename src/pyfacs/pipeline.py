@@ -56,6 +56,8 @@ class Analyzer:
             raise InputError(f"--max-faces must be at least 1, not {max_faces}")
         if not 0.0 <= min_face_score <= 1.0:
             raise InputError(f"--min-face-score must lie in [0, 1], not {min_face_score}")
+        if au_static and au_model in (None, "none"):
+            raise InputError("--au-static picks OpenFace's static AU models: it needs an AU head, not --au-model none")
         if landmarks_from is not None and (landmarks == 478 or faces_cropped):
             raise InputError("--landmarks-from gives 68 points only; drop --landmarks 478 / --faces-cropped")
         from pyfacs.au.heads import make_au_head

@@ -118,6 +118,7 @@ def analyze_corpus(source: str | Path, out_dir: str | Path, *, engine: str = "lo
     if engine not in ("local", "ray"):
         raise InputError(f"--engine must be local or ray, not {engine!r}")
     videos = corpus_inputs(source)
+    check_models(options or {})  # (the workers build the heads: a typo would fail in each, after the mkdir)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     for stale in out_dir.glob("*.parquet.part"):  # a crash's leftovers
@@ -138,6 +139,16 @@ def analyze_corpus(source: str | Path, out_dir: str | Path, *, engine: str = "lo
         return results
     (_run_local if engine == "local" else _run_ray)(todo, out_dir, workers, options, record)
     return results
+
+
+def check_models(options: dict) -> None:
+    from pyfacs.au.heads import AU_HEADS
+    from pyfacs.expression.heads import EXPRESSION_HEADS
+
+    for key, names in (("au_model", AU_HEADS), ("expression_model", EXPRESSION_HEADS)):
+        value = options.get(key)
+        if value not in (None, "auto", "none", *names):
+            raise InputError(f"unknown {key.replace('_', ' ')} {value!r}; choose one of: auto, {', '.join(names)}, none")
 
 
 def _run_local(todo, out_dir, workers, options, record) -> None:
