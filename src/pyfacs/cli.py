@@ -197,7 +197,7 @@ def analyze_corpus(
     from pyfacs.distributed.corpus import check_models, corpus_inputs
 
     options = {"au_model": au_model, "expression_model": expression_model, "max_faces": max_faces}
-    corpus_inputs(source)  # bad input: one line before the progress bar starts
+    videos = corpus_inputs(source)  # bad input: one line before the progress bar starts
     check_models(options)
     console = Console(stderr=True)
     progress = Progress(TextColumn("corpus"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
@@ -210,7 +210,7 @@ def analyze_corpus(
             console.print(f"[red]error:[/red] {r['source']}: {r['error']}", highlight=False, soft_wrap=True)
 
     with progress:
-        results = run_corpus(source, output, engine=engine, workers=workers, options=options, on_result=on_result)
+        results = run_corpus(videos, output, engine=engine, workers=workers, options=options, on_result=on_result)
     failed = sum(r["status"] != "ok" for r in results)
     typer.echo(f"{output}: {len(results) - failed} videos analysed, {failed} failed this run "
                f"(finished files of earlier runs skipped); manifest {output / 'manifest.jsonl'}", err=True)

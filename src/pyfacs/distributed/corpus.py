@@ -112,12 +112,13 @@ def _done(out_dir: Path) -> set[str]:
     return {p.name for p in out_dir.glob("*.parquet")}
 
 
-def analyze_corpus(source: str | Path, out_dir: str | Path, *, engine: str = "local", workers: int = 1,
+def analyze_corpus(source: str | Path | list[Path], out_dir: str | Path, *, engine: str = "local", workers: int = 1,
                    options: dict | None = None, on_result=None) -> list[dict]:
-    """Analyse every video not done yet; returns this run's results (also appended to the manifest)."""
+    """Analyse every video not done yet (``source``: a folder, a list file, or the videos
+    :func:`corpus_inputs` found); returns this run's results (also appended to the manifest)."""
     if engine not in ("local", "ray"):
         raise InputError(f"--engine must be local or ray, not {engine!r}")
-    videos = corpus_inputs(source)
+    videos = source if isinstance(source, list) else corpus_inputs(source)
     check_models(options or {})  # (the workers build the heads: a typo would fail in each, after the mkdir)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
