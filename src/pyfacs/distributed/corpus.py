@@ -73,16 +73,15 @@ class CorpusWorker:
     def process(self, video: str, out_dir: str) -> dict:
         import pandas as pd
 
-        from pyfacs.io.sinks import ParquetSink
+        from pyfacs.io.sinks import StagedSink
         from pyfacs.pipeline import SourceError
 
         out = Path(out_dir) / output_name(Path(video))
-        tmp = out.with_name(out.name + ".part")
         counts = {"frames": 0, "faces": 0}
         people: set = set()
         t = time.perf_counter()
         meta = self.analyzer.metadata
-        sink = ParquetSink(tmp, self.analyzer.columns, meta)
+        sink = StagedSink(out, self.analyzer.columns, meta)
 
         def on_table(df: pd.DataFrame) -> None:
             sink.write(df)
@@ -91,20 +90,17 @@ class CorpusWorker:
             counts["faces"] += len(faces)
             people.update(faces.astype(int))
 
+        errors = None
         try:
             errors = self.analyzer.run([video], on_table=on_table)
         except InputError as exc:  # a listed file that is missing: recorded like a broken one, the run goes on
             errors = [SourceError(video, str(exc))]
         finally:
-            sink.close()
+            sink.close(keep=errors == [])  # complete: only now does the file count as done
         models = {k: v.get("sha256") for k, v in meta.items() if isinstance(v, dict) and "sha256" in v}
         result = FileResult(video, str(out), "error" if errors else "ok", counts["frames"], counts["faces"],
                             len(people), errors[0].message if errors else None, round(time.perf_counter() - t, 2),
                             models)
-        if errors:
-            tmp.unlink(missing_ok=True)
-        else:
-            tmp.replace(out)  # complete: only now does the file count as done
         return asdict(result)
 
 

@@ -101,11 +101,12 @@ class StagedSink:
             raise InputError(f"cannot write more of {self.path} ({exc.strerror or exc})") from None
         self.rows += len(df)
 
-    def close(self) -> bool:
-        """Whether the output was written (it has rows)."""
+    def close(self, keep: bool | None = None) -> bool:
+        """Put the output in place if ``keep`` (default: if it has rows) and say whether it was."""
         self._sink.close()
-        if self.rows:
+        keep = self.rows > 0 if keep is None else keep
+        if keep:
             os.replace(self.part, self._target)
         else:
             self.part.unlink(missing_ok=True)
-        return self.rows > 0
+        return keep
