@@ -77,17 +77,25 @@ def test_batched_class_heatmaps_match_the_numpy_ones(astronaut):
         assert np.abs(maps[k].numpy() - ref).max() < 1e-3, label
 
 
-def test_augmentation_moves_landmarks_with_the_face():
-    from pyfacs.train.augment import random_affine
+@pytest.mark.parametrize("augment", ["affine", "shift-flip"])
+def test_augmentation_moves_landmarks_with_the_face(augment):
+    from pyfacs.train.augment import random_affine, shift_flip
+
+    def run(seed):
+        gen = torch.Generator().manual_seed(seed)
+        if augment == "affine":
+            return random_affine(x, gen, erase=0.0, points=pts)
+        return shift_flip(x, gen, 4, points=pts)
 
     x = torch.zeros(16, 1, 48, 48)
     pts = torch.tensor([[[10.0, 30.0]]]).repeat(16, 1, 1)
     x[:, 0, 30, 10] = 1.0
-    out, moved = random_affine(x, torch.Generator().manual_seed(3), erase=0.0, points=pts)
+    out, moved = run(3)
     for i in range(16):
         y, xx = np.unravel_index(out[i, 0].argmax().item(), (48, 48))
         assert abs(xx - moved[i, 0, 0].item()) <= 1.0 and abs(y - moved[i, 0, 1].item()) <= 1.0
-    again, _ = random_affine(x, torch.Generator().manual_seed(3), erase=0.0, points=pts)
+    assert len({round(v, 3) for v in moved[:, 0, 0].tolist()}) > 2  # the draws did move the point
+    again, _ = run(3)
     assert torch.equal(out, again)  # seeded: runs repeat
 
 

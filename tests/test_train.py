@@ -289,3 +289,23 @@ def test_swa_needs_min_lr_below_lr(tmp_path):
                       "optim: {schedule: swa, lr: 0.01, min_lr: 0.01}\n")
     with pytest.raises(InputError, match="optim.min_lr .* must be below optim.lr"):
         load_config(config)
+
+
+@pytest.mark.parametrize("augment", ["shift-flip", "affine"])
+def test_guided_training_runs_with_either_augmentation(augment):
+    """AU-cue guidance moves each face's landmarks with its augmentation, whichever is chosen."""
+    from pyfacs.expression.esr import ESR
+    from pyfacs.train.config import TrainConfig
+    from pyfacs.data.fer2013 import LABELS
+    from pyfacs.train.expression import fit_esr
+
+    cfg = TrainConfig(name="x", task="expression", data={"format": "fer2013", "root": ".", "landmarks": "l.npz"},
+                      model={"kind": "esr", "ensemble_size": 2, "width": 8, "guidance": 0.5},
+                      optim={"epochs": 1, "batch_size": 16, "augment": augment})
+    rng = np.random.default_rng(0)
+    images, labels = rng.integers(0, 256, (32, 48, 48), dtype=np.uint8), rng.integers(0, 7, 32)
+    landmarks = (rng.random((32, 68, 2)) * 30 + 9).astype(np.float32)
+    model = ESR(2, width=8)
+    before = model.state_dict()["base.net.0.0.weight"].clone()
+    fit_esr(model, images, labels, cfg, landmarks=landmarks, label_names=LABELS)
+    assert not torch.equal(before, model.state_dict()["base.net.0.0.weight"])

@@ -11,15 +11,23 @@ def to_tensor(images: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(images.astype(np.float32) / 255.0 - 0.5).unsqueeze(1)
 
 
-def shift_flip(x: torch.Tensor, gen: torch.Generator, shift: int) -> torch.Tensor:
+def shift_flip(x: torch.Tensor, gen: torch.Generator, shift: int, *, points: torch.Tensor | None = None
+               ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Random horizontal flips and ±``shift`` px translations (edge pixels repeated), drawn from a
-    seeded generator so that runs repeat exactly."""
+    seeded generator so that runs repeat exactly. ``points`` (B, P, 2), pixel coordinates in ``x``,
+    are moved with the image (for AU heatmaps); they are returned moved."""
     b, _, h, w = x.shape
     flip = torch.rand(b, generator=gen) < 0.5
     x = torch.where(flip[:, None, None, None], x.flip(-1), x)
     pad = F.pad(x, (shift, shift, shift, shift), mode="replicate")
     dx, dy = torch.randint(0, 2 * shift + 1, (2, b), generator=gen)
-    return torch.stack([pad[i, :, dy[i]:dy[i] + h, dx[i]:dx[i] + w] for i in range(b)])
+    out = torch.stack([pad[i, :, dy[i]:dy[i] + h, dx[i]:dx[i] + w] for i in range(b)])
+    if points is None:
+        return out, None
+    px = torch.where(flip[:, None].to(points.device), (w - 1) - points[..., 0], points[..., 0])
+    # a crop starting at (dx, dy) of the padded image moves every pixel by (shift - dx, shift - dy)
+    moved = torch.stack([px + (shift - dx)[:, None].to(points), points[..., 1] + (shift - dy)[:, None].to(points)], -1)
+    return out, moved
 
 
 def random_affine(x: torch.Tensor, gen: torch.Generator, *, rotate_deg: float = 10.0, scale: float = 0.15,

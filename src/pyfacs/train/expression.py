@@ -137,7 +137,9 @@ def fit_esr(model, images, labels, cfg: TrainConfig, *, on_epoch=None, start_epo
             if o.augment == "affine":
                 xb, pts = random_affine(_scaled(x[on_device]), gen, points=lmk[idx] if heatmaps is not None else None)
             else:
-                xb = shift_flip(_scaled(x[on_device]).cpu(), gen, 4).to(device)
+                xb, pts = shift_flip(_scaled(x[on_device]).cpu(), gen, 4,
+                                     points=lmk[idx] if heatmaps is not None else None)
+                xb = xb.to(device)
             yb = y[on_device]
             with amp:
                 if heatmaps is not None:

@@ -38,7 +38,7 @@ def fit_mefarg(model: nn.Module, images: np.ndarray, labels: np.ndarray, optim: 
             if len(idx) < 2:  # BatchNorm needs two samples
                 continue
             opt.zero_grad()
-            loss = loss_fn(model(shift_flip(x[idx], gen, 3)), y[idx])
+            loss = loss_fn(model(shift_flip(x[idx], gen, 3)[0]), y[idx])
             loss.backward()
             opt.step()
         sched.step()
