@@ -43,6 +43,7 @@ def test_two_processes_train_the_same_model_as_one(tmp_path, face_video):
     two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
                           "--master_port", "29533", *cli, str(tmp_path / "two")], capture_output=True, text=True)
     assert two.returncode == 0, two.stderr[-2000:]
+    assert two.stdout.count("wrote") == 1, two.stdout  # rank 0 writes the run dir and says so; rank 1 is quiet
     for key in ("sequence", "per_frame"):
         a = np.load(tmp_path / "one" / f"{key}_test_probabilities.npy")
         b = np.load(tmp_path / "two" / f"{key}_test_probabilities.npy")

@@ -286,6 +286,8 @@ def train(
     except TrainingPaused as exc:
         typer.echo(f"{cfg.name}: {exc}", err=True)
         raise typer.Exit(EXIT_PAUSED) from None
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and int(os.environ.get("RANK", "0")) > 0:
+        return  # under torchrun only rank 0 writes the run dir, so only it says so
     if "cv" in metrics:
         cv = metrics["cv"]
         typer.echo(f"{cfg.name}: mean F1 {cv['mean_f1']:.3f} over {len(cv['per_au'])} AUs "
