@@ -112,3 +112,16 @@ def test_sequence_head_in_analyze(face_video):
     assert len(faces) == 40 and np.isfinite(p).all() and ((p >= 0) & (p <= 1)).all()
     assert ((p >= 0.5) == (c == 1)).all()
     assert t.metadata["au_model"]["name"] == "ausequence.openface-clip"
+
+
+def test_the_sequence_head_runs_without_pytorch(face_video, tmp_path):
+    """A plain install (no train extra) runs the AU sequence model: it is ONNX, its tokens NumPy."""
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['torch'] = None\n"  # any import of torch now fails
+            "import pyfacs\n"
+            f"t = pyfacs.analyze({str(face_video)!r}, au_model='ausequence.openface-clip', expression_model=None)\n"
+            "print(len(t.faces))")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert res.returncode == 0 and res.stdout.split()[-1] == "40", res.stderr[-2000:]

@@ -44,7 +44,8 @@ def test_generic_labels_csv(tmp_path):
 
 def test_sequence_windows_and_model():
     torch = pytest.importorskip("torch", reason="needs the train extra (torch)")
-    from pyfacs.temporal.sequence import AUSequenceModel, global_features, windows
+    from pyfacs.temporal.sequence import AUSequenceModel
+    from pyfacs.temporal.tokens import global_features, windows
 
     w = windows(np.arange(5, dtype=np.float32)[:, None], 3)
     assert w[:, :, 0].tolist() == [[0, 0, 1], [0, 1, 2], [1, 2, 3], [2, 3, 4], [3, 4, 4]]

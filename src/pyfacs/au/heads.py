@@ -143,12 +143,12 @@ class SequenceAUHead:
         self._feats = {}
 
     def add(self, row: int, face_id: int, rgb: np.ndarray, lmk68: np.ndarray) -> None:
-        from pyfacs.temporal.sequence import frame_features
+        from pyfacs.temporal.tokens import frame_features
 
         self._feats.setdefault(face_id, []).append((row, frame_features(self._frame_model, rgb, lmk68)))
 
     def finish(self) -> dict[int, np.ndarray]:
-        from pyfacs.temporal.sequence import windows
+        from pyfacs.temporal.tokens import windows
 
         out: dict[int, np.ndarray] = {}
         for rows_feats in self._feats.values():

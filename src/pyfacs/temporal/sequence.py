@@ -5,7 +5,8 @@ Each frame becomes one token from its per-frame AU features (the embedded AU mod
 global face features (the face's 68-landmark shape, aligned on the eyes and nose, which carries the
 head's pose and the face's geometry); a learned position code marks where in the window each token sits.
 With ``window=1`` the same network sees one frame: the per-frame model the sequence model is
-compared against. Needs the ``train`` extra (PyTorch).
+compared against. Needs the ``train`` extra (PyTorch); the tokens (:mod:`pyfacs.temporal.tokens`)
+do not.
 """
 from __future__ import annotations
 
@@ -13,37 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-_ALIGN = [36, 39, 42, 45, 30, 33]  # eye corners and nose: the points the shape is aligned on
-
-
-N_GLOBAL = 136
-
-
-def global_features(lmk68: np.ndarray) -> np.ndarray:
-    """(136,): landmarks after a similarity transform onto a canonical eye/nose frame (unit
-    inter-ocular distance)."""
-    eyes_l, eyes_r = lmk68[36:42].mean(0), lmk68[42:48].mean(0)
-    centre = lmk68[_ALIGN].mean(0)
-    d = eyes_r - eyes_l
-    scale = max(float(np.hypot(*d)), 1e-6)
-    c, s = d / scale
-    rot = np.array([[c, s], [-s, c]])
-    shape = (lmk68 - centre) @ rot.T / scale
-    return shape.ravel().astype(np.float32)
-
-
-def frame_features(au_head, rgb: np.ndarray, lmk68: np.ndarray) -> np.ndarray:
-    """One frame's token input: the embedded AU model's logits, then :func:`global_features`."""
-    return np.concatenate([au_head.logits(rgb, lmk68), global_features(lmk68)]).astype(np.float32)
-
-
-def windows(x: np.ndarray, window: int) -> np.ndarray:
-    """(n, d) per-frame features → (n, window, d): each frame with its neighbours (edges repeated)."""
-    if window < 1 or window % 2 == 0:
-        raise ValueError(f"window must be an odd number of frames, not {window}")
-    half = window // 2
-    idx = np.clip(np.arange(len(x))[:, None] + np.arange(-half, half + 1)[None], 0, len(x) - 1)
-    return x[idx]
+from pyfacs.temporal.tokens import N_GLOBAL, frame_features, global_features, windows  # noqa: F401 (re-exported)
 
 
 class SequenceProbabilities(nn.Module):

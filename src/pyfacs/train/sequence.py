@@ -21,7 +21,7 @@ def video_features(video: Path, max_frames: int | None = None) -> tuple[np.ndarr
     from pyfacs.au.heads import EmbeddedAUHead
     from pyfacs.io.media import iter_frames
     from pyfacs.pipeline import Analyzer
-    from pyfacs.temporal.sequence import N_GLOBAL, frame_features
+    from pyfacs.temporal.tokens import N_GLOBAL, frame_features
 
     analyzer = Analyzer(au_model=None, expression_model=None, max_faces=1)
     au = EmbeddedAUHead()
@@ -108,7 +108,7 @@ def agreement(y: np.ndarray, p: np.ndarray, names: list[str]) -> dict:
 
 def run_sequence(cfg: TrainConfig, run_dir: Path, provenance: dict) -> dict:
     from pyfacs.data.video_labels import load_video_labels
-    from pyfacs.temporal.sequence import windows
+    from pyfacs.temporal.tokens import windows
 
     labels = load_video_labels(cfg.data.video, cfg.data.labels, columns=cfg.data.label_columns,
                                fmt=cfg.data.labels_format)
