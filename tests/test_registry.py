@@ -55,3 +55,18 @@ def test_offline_without_mirror_says_how_to_fix(tmp_path, monkeypatch):
                      source="test", base_url="https://example.invalid/toy", mirror_dir="toy")
     with pytest.raises(ModelUnavailableError, match="PYFACS_MODEL_MIRROR"):
         resolve(spec)
+
+
+def test_a_damaged_cached_file_is_fetched_again_from_the_mirror(tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("PYFACS_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("PYFACS_MODEL_MIRROR", str(tmp_path / "mirror"))
+    monkeypatch.setenv("PYFACS_OFFLINE", "1")
+    spec = _spec(tmp_path, b"weights", hashlib.sha256(b"weights").hexdigest())
+    cached = tmp_path / "cache" / "toy.v1" / "w.bin"
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"half a downl")
+    assert resolve(spec)[0].read_bytes() == b"weights"
+    assert not cached.exists() and "fetching it again" in caplog.text
+    (tmp_path / "mirror" / "toy" / "w.bin").unlink()  # a mirror that lacks the file is named
+    with pytest.raises(ModelUnavailableError, match=f"PYFACS_MODEL_MIRROR={tmp_path / 'mirror'} lacks toy/w.bin"):
+        resolve(spec)

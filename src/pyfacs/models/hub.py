@@ -78,18 +78,22 @@ def _package_file(file: ModelFile, spec: ModelSpec) -> Path:
 def _url_file(file: ModelFile, spec: ModelSpec) -> Path:
     target = cache_dir() / spec.name / file.path
     if target.is_file():
-        return _check(target, file, spec)
+        if _verified(str(target), file.sha256, target.stat().st_mtime):
+            return target
+        # our own cache: a partial or damaged copy is fetched again rather than hiding a good mirror
+        log.warning("%s does not match the SHA-256 pinned for model %r; fetching it again", target, spec.name)
+        target.unlink()
     mirror = os.environ.get("PYFACS_MODEL_MIRROR")
     if mirror and spec.mirror_dir:
         candidate = Path(mirror).expanduser() / spec.mirror_dir / file.path
         if candidate.is_file():
             return _check(candidate, file, spec)  # read in place: the mirror is already local
     if offline() or not spec.base_url:
+        why = "PYFACS_OFFLINE is set" if offline() else "it has no download URL"
+        where = (f"the mirror PYFACS_MODEL_MIRROR={mirror} lacks {spec.mirror_dir}/{file.path}" if mirror else
+                 f"set PYFACS_MODEL_MIRROR to a folder holding {spec.mirror_dir}/{file.path}")
         raise ModelUnavailableError(
-            f"model {spec.name!r} is not in the cache and cannot be downloaded "
-            f"({'PYFACS_OFFLINE is set' if offline() else 'no URL'}); "
-            f"set PYFACS_MODEL_MIRROR to a folder holding {spec.mirror_dir}/{file.path}"
-        )
+            f"model {spec.name!r} is not in the cache and cannot be downloaded ({why}); {where}")
     url = f"{spec.base_url.rstrip('/')}/{file.path}"
     log.warning("downloading %s (licence: %s)", url, spec.licence)
     target.parent.mkdir(parents=True, exist_ok=True)
