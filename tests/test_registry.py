@@ -27,6 +27,9 @@ def test_openface_au_files_are_pinned():
 def test_unknown_model_name():
     with pytest.raises(InputError, match="known models"):
         get_model("nope.v1")
+    assert {s.name for s in list_models("expression")} >= {"esr5.fer2013", "esr9.fer2013"}
+    with pytest.raises(InputError, match="the tasks are au, expression"):
+        list_models("expresion")
 
 
 def _spec(tmp_path, content: bytes, sha: str) -> ModelSpec:

@@ -17,12 +17,17 @@ def results(tmp_path_factory, face_video):
 
 
 def test_report_page_and_plots(results, tmp_path):
+    import matplotlib
+
+    matplotlib.use("svg")  # a user's backend: plotting must leave it alone
     table = pyfacs.FaceTable.read(results)
     page = table.report(tmp_path / "r.html").read_text()
     assert page.count("data:image/png;base64,") >= 1 + 4 + 3  # occurrence, 4 sample frames, 3 plots
     assert "Person 0 (40 frames)" in page and "AU occurrence" in page
     for fig in (table.plot_aus(0), table.plot_expressions(0), table.plot_au_occurrence(), table.plot_au_map(0)):
         assert fig.axes and fig.get_size_inches()[0] > 3
+        fig.savefig(tmp_path / "f.png")
+    assert matplotlib.get_backend() == "svg"
 
 
 def test_report_renders_in_chromium(results, tmp_path):

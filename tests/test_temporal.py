@@ -43,6 +43,21 @@ def test_table_smoothing_is_per_person_and_restarts_after_gaps():
     assert table.data["AU12_r"].equals(pd.DataFrame(rows)["AU12_r"])  # the original is kept
 
 
+def test_smoothed_presence_and_label_follow_the_smoothed_values():
+    """A one-frame blip is smoothed away, and the presence and label columns say so too."""
+    happy = [0.1, 0.1, 0.9, 0.1, 0.1]  # a blip of 'happy' in a 'sad' run
+    rows = [{"source": "v", "frame": f, "timestamp_s": f / 30, "face_id": 0,
+             "AU01_p": p, "AU01_c": float(p >= 0.5),  # a probability and its presence
+             "AU12_r": 3 * p, "AU12_c": float(p >= 0.5),  # OpenFace: presence from its own classifier
+             "expr_happy": p, "expr_sad": 1 - p, "expr_label": "happy" if p > 0.5 else "sad"}
+            for f, p in enumerate(happy)]
+    rows.append({"source": "v", "frame": 5, "timestamp_s": 5 / 30, "face_id": pd.NA})  # no face
+    out = FaceTable(pd.DataFrame(rows)).smoothed(window=3).data
+    faces = out[out.face_id.notna()]
+    assert (faces["AU01_c"] == 0).all() and (faces["AU12_c"] == 0).all() and (faces["expr_label"] == "sad").all()
+    assert out["AU01_c"].isna().iloc[-1] and pd.isna(out["expr_label"].iloc[-1])  # the empty row stays empty
+
+
 def test_smoothing_a_table_from_analyze_keeps_its_float32_columns(face_video, tmp_path):
     table = pyfacs.analyze(face_video, au_model="none")
     table.save(tmp_path / "t.parquet")

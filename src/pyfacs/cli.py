@@ -74,7 +74,8 @@ def analyze(
     every: Annotated[int, typer.Option(help="Analyse every Nth frame of videos")] = 1,
     max_faces: Annotated[Optional[int], typer.Option(help="At most this many faces per frame")] = None,
     faces_cropped: Annotated[bool, typer.Option("--faces-cropped",
-                                                help="Inputs are face crops: no detection, the whole image is the face")] = False,
+                                                help="Inputs are face crops: no detection, the whole image is the face "
+                                                     "(every input gets a face row; --min-face-score is not applied)")] = False,
     landmarks: Annotated[int, typer.Option(help="68 (iBUG) or 478 (adds the full 3D mesh with iris)")] = 68,
     min_face_score: Annotated[float, typer.Option(help="Drop faces the mesh is less sure of than this")] = 0.5,
     annotate: Annotated[Optional[Path], typer.Option(help="Also write the input with results drawn on it "
@@ -119,7 +120,9 @@ def analyze(
     analyzer.check_run(paths, every=every)
     if landmarks_from is not None and output.resolve() == landmarks_from.resolve():
         raise InputError(f"--output {output} is the --landmarks-from CSV itself; name a new file")
-    sink = StagedSink(output, analyzer.columns, analyzer.metadata)
+    meta = analyzer.metadata
+    meta["options"]["every"] = every
+    sink = StagedSink(output, analyzer.columns, meta)
     counts = {"faces": 0, "frames": 0}
     persons: set[tuple[str, int]] = set()  # (source, face_id): people in videos
 

@@ -41,6 +41,8 @@ class Analyzer:
     ``au_static`` forces the static AU models on videos (OpenFace's ``-au_static``).
     ``expression_model``: ``"auto"`` (pyfacs's ``esr5.fer2013``), a registry name, or ``None``.
     ``landmarks_from``: an OpenFace CSV whose 68 landmarks are used instead of detecting (one video).
+    ``faces_cropped``: every input is a face crop, taken as a face whatever the mesh's confidence
+    (``min_face_score`` is not applied; ``face_score`` still says how sure the mesh was).
     """
 
     CHUNK_FRAMES = 256  # rows are handed on in chunks of this many frames
@@ -50,12 +52,19 @@ class Analyzer:
                  au_model: str | None = "auto", au_static: bool = False,
                  expression_model: str | None = "auto",
                  landmarks_from: str | Path | None = None, num_threads: int = 1):
+        landmarks = _whole("landmarks", landmarks)
         if landmarks not in (68, 478):
-            raise InputError(f"--landmarks must be 68 or 478, not {landmarks}")
-        if max_faces is not None and max_faces < 1:
-            raise InputError(f"--max-faces must be at least 1, not {max_faces}")
+            raise InputError(f"{_name('landmarks')} must be 68 or 478, not {landmarks}")
+        if max_faces is not None and _whole("max_faces", max_faces) < 1:
+            raise InputError(f"{_name('max_faces')} must be at least 1, not {max_faces}")
+        max_faces = None if max_faces is None else int(max_faces)
+        min_face_score = _number("min_face_score", min_face_score)
         if not 0.0 <= min_face_score <= 1.0:
-            raise InputError(f"--min-face-score must lie in [0, 1], not {min_face_score}")
+            raise InputError(f"{_name('min_face_score')} must lie in [0, 1], not {min_face_score}")
+        if _whole("detect_every", detect_every) < 1 or _whole("num_threads", num_threads) < 1:
+            raise InputError(f"detect_every and num_threads must be at least 1, not {detect_every}, {num_threads}")
+        detect_every, num_threads = int(detect_every), int(num_threads)
+        faces_cropped, au_static = _flag("faces_cropped", faces_cropped), _flag("au_static", au_static)
         if au_static and au_model in (None, "none"):
             raise InputError("--au-static picks OpenFace's static AU models: it needs an AU head, not --au-model none")
         if landmarks_from is not None and (landmarks == 478 or faces_cropped):
@@ -110,11 +119,15 @@ class Analyzer:
         self._next_index = 0
 
     def faces(self, rgb: np.ndarray, *, still: bool = False, index: int | None = None) -> list[Face]:
-        """Faces in one RGB uint8 frame (H, W, 3); ``index`` is the frame number within its source
+        """Faces in one RGB uint8 frame (H, W, 3) (or a PIL image); ``index`` is the frame number within its source
         (default: one more than the last call's). In a live stream a new person's ``face_id`` is
         provisional for 15 frames; ``self.identities.final_id(face_id)`` gives the settled one."""
         index = self._next_index if index is None else index
         self._next_index = index + 1
+        if not isinstance(rgb, np.ndarray):
+            if not hasattr(rgb, "convert"):
+                raise InputError(f"frames must be RGB uint8 arrays of shape (H, W, 3), not {type(rgb).__name__}")
+            rgb = np.asarray(rgb.convert("RGB"))  # a PIL image
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8 or 0 in rgb.shape:
             raise InputError(f"frames must be RGB uint8 arrays of shape (H, W, 3), not {rgb.dtype} {rgb.shape}")
         if self.external is not None:
@@ -148,7 +161,13 @@ class Analyzer:
                         images.flush()  # rows stay in input order
                     try:
                         self._run_source(path, still, every, images.add if still else on_table, on_frame, on_progress)
-                    except InputError as exc:
+                    except Exception as exc:  # noqa: BLE001 - one bad file must not end a folder's run
+                        if not isinstance(exc, InputError):
+                            if len(paths) == 1:
+                                raise  # (nothing else to go on with: an internal error, reported as one)
+                            log.debug("%s failed", path, exc_info=True)
+                            exc = InputError(f"{path}: unexpected {type(exc).__name__} ({exc}); "
+                                             f"the other inputs go on; please report this")
                         err = SourceError(str(path), str(exc))
                         errors.append(err)
                         if on_error:
@@ -159,8 +178,8 @@ class Analyzer:
 
     def check_run(self, paths: list[Path], *, every: int = 1) -> None:
         """Raise :class:`InputError` if ``run`` would refuse these (expanded) inputs and options."""
-        if every < 1:
-            raise InputError(f"--every must be at least 1, not {every}")
+        if _whole("every", every) < 1:
+            raise InputError(f"{_name('every')} must be at least 1, not {every}")
         if self.external is not None:
             if len(paths) != 1 or not is_video(paths[0]):
                 raise InputError("--landmarks-from goes with exactly one video input")
@@ -230,6 +249,30 @@ class Analyzer:
                 df = pd.concat(held, ignore_index=True)
                 _fill(df, self.au_head.finish(), self.au_head.columns, offset=0)
                 on_table(df)
+
+
+def _name(option: str) -> str:
+    """An option as both its callers know it: the keyword and the command-line flag."""
+    return f"{option} (--{option.replace('_', '-')})"
+
+
+def _whole(option: str, value) -> int:
+    """A whole-number option (NumPy integers too) as a Python int; floats, strings and bools refused."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise InputError(f"{_name(option)} must be a whole number, not {value!r}")
+    return int(value)
+
+
+def _number(option: str, value) -> float:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise InputError(f"{_name(option)} must be a number, not {value!r}")
+    return float(value)
+
+
+def _flag(option: str, value) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise InputError(f"{_name(option)} must be True or False, not {value!r}")
+    return bool(value)
 
 
 class _Coalesced:
@@ -381,7 +424,17 @@ def analyze(inputs: str | Path | Iterable[str | Path], *, output: str | Path | N
     they are the only input; with several inputs they are logged and skipped."""
     if isinstance(inputs, (str, Path)):
         inputs = [inputs]
+    elif not isinstance(inputs, Iterable) or isinstance(inputs, np.ndarray):
+        raise InputError(f"analyze takes paths (files, folders, globs), not a {type(inputs).__name__}; "
+                         f"for an image in memory use pyfacs.Analyzer().faces(rgb_array)")
     inputs = list(inputs)
+    if bad := [i for i in inputs if not isinstance(i, (str, Path))]:
+        raise InputError(f"analyze takes paths (files, folders, globs), not a {type(bad[0]).__name__}; "
+                         f"for an image in memory use pyfacs.Analyzer().faces(rgb_array)")
+    if output is not None:
+        from pyfacs.io.sinks import check_output_path
+
+        check_output_path(output)  # before the work, not after it
     analyzer = Analyzer(landmarks=landmarks, max_faces=max_faces, faces_cropped=faces_cropped,
                         min_face_score=min_face_score, au_model=au_model, au_static=au_static,
                         expression_model=expression_model, landmarks_from=landmarks_from)
@@ -391,6 +444,7 @@ def analyze(inputs: str | Path | Iterable[str | Path], *, output: str | Path | N
     if errors and not chunks:
         raise InputError(errors[0].message)
     meta = analyzer.metadata | {"errors": [e.__dict__ for e in errors]}
+    meta["options"]["every"] = every
     data = pd.concat(chunks, ignore_index=True) if chunks else columns_to_frame([], analyzer.columns)
     table = FaceTable(data, meta)
     if output is not None:

@@ -9,12 +9,15 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from pyfacs import schema
-from pyfacs.face.faces import Face
+
+if TYPE_CHECKING:
+    from pyfacs.face.faces import Face  # (not at run time: reading a table needs no face models)
 
 _META_KEY = b"pyfacs"
 
@@ -94,6 +97,19 @@ def output_columns(*, landmarks: int = 68, extra: Sequence[str] = ()) -> list[st
     return cols + list(extra)
 
 
+def _rederive(data: pd.DataFrame, smoothed: list[str], votes: list[str]) -> None:
+    """After smoothing: presence and the expression label follow the smoothed values they come from."""
+    for c in votes:
+        data[c] = (data[c] >= 0.5).astype(np.float32).where(data[c].notna())
+    for c in smoothed:
+        if c.endswith("_p") and f"{c[:-2]}_c" in data:
+            data[f"{c[:-2]}_c"] = (data[c] >= 0.5).astype(np.float32).where(data[c].notna())
+    probs = [c for c in data.columns if c.startswith("expr_") and c != "expr_label"]
+    if "expr_label" in data and probs and set(probs) <= set(smoothed):
+        seen = data[probs].notna().all(axis=1)
+        data.loc[seen, "expr_label"] = data.loc[seen, probs].idxmax(axis=1).str[len("expr_"):]
+
+
 @dataclass
 class FaceTable:
     """Analysis results: a pandas DataFrame plus the metadata that says how they were made."""
@@ -123,9 +139,14 @@ class FaceTable:
 
     @property
     def landmarks_array(self) -> np.ndarray:
-        """(rows, 68, 2) pixel coordinates."""
-        xy = self.landmarks.to_numpy(np.float32)
-        return np.stack([xy[:, :68], xy[:, 68:136]], -1)
+        """(rows, 68, 2) pixel coordinates, by column name (whatever order the columns are in)."""
+        from pyfacs.errors import InputError
+
+        names = [f"lmk68_{a}_{i}" for a in "xy" for i in range(68)]
+        if missing := [c for c in names if c not in self.data.columns]:
+            raise InputError(f"the table has no 68-point landmarks (no column {missing[0]})")
+        xy = self.data[names].to_numpy(np.float32)
+        return np.stack([xy[:, :68], xy[:, 68:]], -1)
 
     @property
     def pose(self) -> pd.DataFrame:
@@ -170,8 +191,14 @@ class FaceTable:
         if columns is None:
             columns = [c for c in self.data.columns
                        if (c.startswith("AU") and c[-2:] in ("_r", "_p")) or (c.startswith("expr_") and c != "expr_label")]
-        meta = {**self.metadata, "smoothing": {"window": window, "method": method, "columns": list(columns)}}
-        return FaceTable(smooth_columns(self.data, list(columns), window=window, method=method), meta)
+        columns = list(columns)
+        # presence with no probability beside it (OpenFace's SVMs) is smoothed as a majority vote
+        votes = [f"{c[:-2]}_c" for c in columns if c.endswith("_r") and f"{c[:-2]}_c" in self.data
+                 and f"{c[:-2]}_p" not in self.data]
+        meta = {**self.metadata, "smoothing": {"window": window, "method": method, "columns": columns}}
+        data = smooth_columns(self.data, columns + votes, window=window, method=method)
+        _rederive(data, columns, votes)
+        return FaceTable(data, meta)
 
     def to_pandas(self) -> pd.DataFrame:
         return self.data.copy()
@@ -210,7 +237,9 @@ class FaceTable:
 
         t = pa.Table.from_pandas(self.data, preserve_index=False)
         meta = dict(t.schema.metadata or {})
-        meta[_META_KEY] = json.dumps(self.metadata).encode()
+        from pyfacs.io.sinks import metadata_json
+
+        meta[_META_KEY] = metadata_json(self.metadata)
         pq.write_table(t.replace_schema_metadata(meta), path)
 
     def to_csv(self, path: str | Path) -> None:
@@ -252,6 +281,8 @@ class FaceTable:
                 df = pd.read_csv(path) if suffix == ".csv" else pd.read_json(path, lines=True)
         except (ValueError, OSError) as exc:  # pyarrow's and pandas's parse errors are ValueErrors
             raise InputError(f"{path} cannot be read as a {suffix[1:]} table ({str(exc).splitlines()[0]})") from None
+        if df.columns.empty and suffix == ".jsonl":  # a run that analysed no frame writes no line
+            df = pd.DataFrame(columns=["source", "frame", "timestamp_s", "face_id"])
         missing = [c for c in ("source", "frame", "timestamp_s", "face_id") if c not in df.columns]
         if missing:
             raise InputError(f"{path} is not a table pyfacs analyze wrote (no {missing[0]} column)")

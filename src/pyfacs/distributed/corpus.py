@@ -81,6 +81,7 @@ class CorpusWorker:
         people: set = set()
         t = time.perf_counter()
         meta = self.analyzer.metadata
+        meta["options"]["every"] = 1  # (a corpus analyses every frame)
         sink = StagedSink(out, self.analyzer.columns, meta)
 
         def on_table(df: pd.DataFrame) -> None:

@@ -69,7 +69,9 @@ def read_image(path: Path) -> np.ndarray:
             im = ImageOps.exif_transpose(im)
             if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
                 a = np.asarray(im, dtype=np.float64)
-                hi = 65535.0 if im.mode.startswith("I;16") or a.max() > 255 else 255.0
+                top = float(np.nanmax(a)) if a.size else 0.0
+                # 16-bit, 8-bit values in a wider type, or floats in [0, 1] (mode F)
+                hi = 65535.0 if im.mode.startswith("I;16") or top > 255 else 1.0 if im.mode == "F" and top <= 1 else 255.0
                 a = np.clip(a / hi * 255.0 + 0.5, 0, 255).astype(np.uint8)
                 return np.repeat(a[:, :, None], 3, axis=2)
             if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
@@ -77,6 +79,9 @@ def read_image(path: Path) -> np.ndarray:
                 bg = Image.new("RGBA", im.size, (255, 255, 255, 255))
                 im = Image.alpha_composite(bg, im)  # transparent areas become white, not black
             return np.ascontiguousarray(np.asarray(im.convert("RGB")))
+    except Image.DecompressionBombError:
+        raise InputError(f"{path} is too large to read safely (over {2 * Image.MAX_IMAGE_PIXELS:,} pixels); "
+                         f"downscale it") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise InputError(f"{path} is not a readable image ({exc}); check the file or convert it to PNG/JPEG") from None
 
@@ -138,4 +143,5 @@ def _iter_video(path: Path) -> Iterator[Frame]:
 
 
 def _msg(exc: Exception) -> str:
-    return str(exc).split(":")[-1].strip() or type(exc).__name__
+    """FFmpeg's reason (e.g. 'Invalid data found when processing input') without the errno and path."""
+    return getattr(exc, "strerror", None) or str(exc).split(":")[-1].strip() or type(exc).__name__

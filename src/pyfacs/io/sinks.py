@@ -26,13 +26,25 @@ def check_output_path(path: str | Path) -> Path:
     return p
 
 
+def metadata_json(metadata: dict) -> bytes:
+    """The metadata as JSON bytes; NumPy scalars and arrays and paths given as options are written too."""
+    def plain(o):
+        if hasattr(o, "tolist"):  # NumPy scalars and arrays
+            return o.tolist()
+        if isinstance(o, os.PathLike):
+            return os.fspath(o)
+        raise TypeError(f"metadata value {o!r} ({type(o).__name__}) cannot be written as JSON")
+
+    return json.dumps(metadata, default=plain).encode()
+
+
 def _arrow_schema(columns: list[str], metadata: dict):
     import pyarrow as pa
 
     special = {"source": pa.string(), "frame": pa.int64(), "timestamp_s": pa.float64(),
                "face_id": pa.int64(), "expr_label": pa.string()}
     fields = [pa.field(c, special.get(c, pa.float32())) for c in columns]
-    return pa.schema(fields, metadata={b"pyfacs": json.dumps(metadata).encode()})
+    return pa.schema(fields, metadata={b"pyfacs": metadata_json(metadata)})
 
 
 class ParquetSink:

@@ -54,7 +54,11 @@ def get_model(name: str) -> ModelSpec:
 
 
 def list_models(task: str | None = None) -> list[ModelSpec]:
+    """Registered models, or those of one ``task`` (e.g. ``"au"``; an unknown task is an error)."""
     _load_builtin()
+    tasks = sorted({s.task for s in _REGISTRY.values()})
+    if task is not None and task not in tasks:
+        raise InputError(f"no model has task {task!r}; the tasks are {', '.join(tasks)}")
     return [s for s in _REGISTRY.values() if task is None or s.task == task]
 
 

@@ -7,13 +7,13 @@ import numpy as np
 import pandas as pd
 
 
-def _plt():
-    import matplotlib
+def _figure(figsize: tuple[float, float]):
+    """A Figure and its axes, made without pyplot: the caller's matplotlib backend is left as it is,
+    and nothing accumulates in pyplot's list of open figures."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")  # files, not windows
-    import matplotlib.pyplot as plt
-
-    return plt
+    fig = Figure(figsize=figsize)
+    return fig, fig.add_subplot()
 
 
 def _au_value_columns(df: pd.DataFrame) -> list[str]:
@@ -31,10 +31,9 @@ def _person(df: pd.DataFrame, face_id: int, source: str | None) -> pd.DataFrame:
 
 def plot_au_timeseries(df: pd.DataFrame, face_id: int, *, source: str | None = None, top: int = 8):
     """The person's ``top`` most active AUs over time."""
-    plt = _plt()
     rows = _person(df, face_id, source)
     cols = _au_value_columns(rows)
-    fig, ax = plt.subplots(figsize=(9, 3))
+    fig, ax = _figure((9, 3))
     if cols and len(rows):
         chosen = rows[cols].mean().sort_values(ascending=False).index[:top]
         for c in chosen:
@@ -48,10 +47,9 @@ def plot_au_timeseries(df: pd.DataFrame, face_id: int, *, source: str | None = N
 
 
 def plot_expression_timeseries(df: pd.DataFrame, face_id: int, *, source: str | None = None):
-    plt = _plt()
     rows = _person(df, face_id, source)
     cols = [c for c in rows.columns if c.startswith("expr_") and c != "expr_label"]
-    fig, ax = plt.subplots(figsize=(9, 2.6))
+    fig, ax = _figure((9, 2.6))
     if cols and len(rows):
         ax.stackplot(rows["timestamp_s"], rows[cols].to_numpy(float).T, labels=[c[5:] for c in cols], alpha=0.85)
         ax.legend(ncol=len(cols), fontsize=7, loc="upper right")
@@ -65,10 +63,9 @@ def plot_expression_timeseries(df: pd.DataFrame, face_id: int, *, source: str | 
 
 def plot_au_occurrence(df: pd.DataFrame):
     """Share of frames with each AU present (``_c``), one bar group per person."""
-    plt = _plt()
     faces = df[df["face_id"].notna()]
     cols = [c for c in faces.columns if c.startswith("AU") and c.endswith("_c")]
-    fig, ax = plt.subplots(figsize=(9, 3))
+    fig, ax = _figure((9, 3))
     if cols and len(faces):
         rates = faces.groupby("face_id")[cols].mean()
         width = 0.8 / max(len(rates), 1)
@@ -89,9 +86,8 @@ def plot_au_map(df: pd.DataFrame, face_id: int, *, source: str | None = None):
     that side only; a bilateral AU at both of its places."""
     from pyfacs.au.heatmaps import AU_LOCATIONS, au_points
 
-    plt = _plt()
     rows = _person(df, face_id, source)
-    fig, ax = plt.subplots(figsize=(4, 4.4))
+    fig, ax = _figure((4, 4.4))
     lmk_cols = [f"lmk68_x_{i}" for i in range(68)] + [f"lmk68_y_{i}" for i in range(68)]
     if len(rows) and set(lmk_cols) <= set(rows.columns):
         xy = rows[lmk_cols].to_numpy(float)
