@@ -197,3 +197,44 @@ def test_values_for_rows_that_never_came_are_dropped():
     df = pd.DataFrame({"AU01_r": np.zeros(3, np.float32)})
     _fill(df, {10: np.array([1.0]), 12: np.array([2.0]), 13: np.array([9.0])}, ["AU01_r"], offset=10)
     assert df["AU01_r"].tolist() == [1.0, 0.0, 2.0] and len(df) == 3
+
+
+def test_odd_inputs_of_many_are_reported_and_the_rest_analysed(tmp_path, astronaut):
+    Image.fromarray(astronaut).save(tmp_path / "a.png")
+    Image.fromarray(np.zeros((1, 1200, 3), np.uint8)).save(tmp_path / "strip.png")  # 1 px tall
+    t = pyfacs.analyze([tmp_path / "strip.png", tmp_path / "a.png"], au_model=None, expression_model=None)
+    assert t.data["face_id"].notna().sum() == 1 and len(t) == 2  # the strip: analysed, no face
+    from pyfacs.io.media import read_image
+
+    Image.fromarray(np.full((4, 4), 0.8, np.float32), mode="F").save(tmp_path / "g.tif")
+    assert read_image(tmp_path / "g.tif")[0, 0, 0] == 204  # floats in [0, 1] are not read as black
+
+
+def test_api_options_are_checked_before_the_work(tmp_path, astronaut):
+    path = tmp_path / "a.png"
+    Image.fromarray(astronaut).save(path)
+    for kwargs, needle in [({"output": tmp_path / "o.txt"}, "must end in"),
+                           ({"output": tmp_path / "nodir" / "o.csv"}, "does not exist"),
+                           ({"max_faces": "2"}, "max_faces .--max-faces. must be a whole number"),
+                           ({"every": 2.5}, "every .--every. must be a whole number"),
+                           ({"faces_cropped": "no"}, "True or False")]:
+        with pytest.raises(InputError, match=needle):
+            pyfacs.analyze(path, au_model=None, expression_model=None, **kwargs)
+    for bad in (astronaut, Image.fromarray(astronaut)):
+        with pytest.raises(InputError, match="Analyzer"):
+            pyfacs.analyze(bad)
+    out = tmp_path / "o.parquet"  # NumPy scalars are fine, and the metadata is written with them
+    t = pyfacs.analyze(path, max_faces=np.int64(1), min_face_score=np.float32(0.6), au_model=None,
+                       expression_model=None, output=out)
+    assert pyfacs.FaceTable.read(out).metadata["options"] == t.metadata["options"]
+    assert t.metadata["options"]["max_faces"] == 1 and t.metadata["options"]["every"] == 1
+    faces = pyfacs.Analyzer(au_model=None, expression_model=None).faces(Image.fromarray(astronaut), still=True)
+    assert len(faces) == 1  # a PIL image is a frame too
+
+
+def test_landmarks_array_follows_the_column_names_not_their_order(astronaut, tmp_path):
+    Image.fromarray(astronaut).save(tmp_path / "a.png")
+    t = pyfacs.analyze(tmp_path / "a.png", au_model=None, expression_model=None)
+    shuffled = pyfacs.FaceTable(t.data[sorted(t.data.columns)])
+    assert np.array_equal(shuffled.landmarks_array, t.landmarks_array)
+    assert t.landmarks_array[0, 36, 0] == t.data["lmk68_x_36"].iloc[0]
