@@ -58,6 +58,17 @@ def test_smoothed_presence_and_label_follow_the_smoothed_values():
     assert out["AU01_c"].isna().iloc[-1] and pd.isna(out["expr_label"].iloc[-1])  # the empty row stays empty
 
 
+def test_smoothing_keeps_missing_values_missing_and_takes_any_index():
+    x = np.array([0, 0, 1, np.nan, 1, 1, 0, 0])
+    for method in ("centered", "causal"):
+        y = smooth_signal(x, 3, method)
+        assert np.isnan(y[3]) and np.isfinite(np.delete(y, 3)).all()
+    rows = pd.DataFrame({"source": "v", "frame": range(6), "face_id": 0, "AU12_r": [0, 0, 3, 0, 0, 0.0]})
+    twice = pd.concat([rows, rows.assign(source="w")])  # two tables stacked: the index repeats
+    out = FaceTable(twice).smoothed(window=3).data
+    assert out.index.equals(twice.index) and out["AU12_r"].tolist() == [0, 1, 1, 1, 0, 0] * 2
+
+
 def test_smoothing_a_table_from_analyze_keeps_its_float32_columns(face_video, tmp_path):
     table = pyfacs.analyze(face_video, au_model="none")
     table.save(tmp_path / "t.parquet")

@@ -106,8 +106,8 @@ def _rederive(data: pd.DataFrame, smoothed: list[str], votes: list[str]) -> None
             data[f"{c[:-2]}_c"] = (data[c] >= 0.5).astype(np.float32).where(data[c].notna())
     probs = [c for c in data.columns if c.startswith("expr_") and c != "expr_label"]
     if "expr_label" in data and probs and set(probs) <= set(smoothed):
-        seen = data[probs].notna().all(axis=1)
-        data.loc[seen, "expr_label"] = data.loc[seen, probs].idxmax(axis=1).str[len("expr_"):]
+        seen = data[probs].notna().all(axis=1).to_numpy()  # (by position: the index may repeat)
+        data.loc[seen, "expr_label"] = data.loc[seen, probs].idxmax(axis=1).str[len("expr_"):].to_numpy()
 
 
 @dataclass

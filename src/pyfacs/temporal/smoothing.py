@@ -43,7 +43,9 @@ def smooth_signal(x: np.ndarray, window: int, method: Method = "centered") -> np
         out = df.ewm(span=window, adjust=False, ignore_na=True).mean()
     else:
         raise ValueError(f"method must be 'centered' or 'causal', not {method!r}")
-    return out.to_numpy().reshape(x.shape)
+    out = out.to_numpy(copy=True)
+    out[np.isnan(df.to_numpy())] = np.nan  # a missing value is not filled in from its neighbours
+    return out.reshape(x.shape)
 
 
 def smooth_columns(df: pd.DataFrame, columns: list[str], *, window: int = 5, method: Method = "centered"
@@ -51,9 +53,9 @@ def smooth_columns(df: pd.DataFrame, columns: list[str], *, window: int = 5, met
     """A copy of ``df`` with ``columns`` smoothed per ``source`` and ``face_id`` along ``frame``.
     A person's rows further apart than the source's analysed-frame step (1, or N with ``--every N``)
     start a new run."""
-    out = df.copy()
+    out = df.reset_index(drop=True)  # rows are addressed by position below (a repeated index would clash)
     if not columns or df.empty:
-        return out
+        return out.set_axis(df.index)
     steps = out.drop_duplicates(["source", "frame"]).sort_values(["source", "frame"]).groupby("source")["frame"] \
         .agg(lambda f: int(f.diff().dropna().min()) if len(f) > 1 else 1)
     faces = out[out["face_id"].notna()].sort_values(["source", "face_id", "frame"])
@@ -63,4 +65,4 @@ def smooth_columns(df: pd.DataFrame, columns: list[str], *, window: int = 5, met
     for _, idx in faces.groupby(run).groups.items():
         values = smooth_signal(out.loc[idx, columns].to_numpy(), window, method)
         out.loc[idx, columns] = pd.DataFrame(values, index=idx, columns=columns).astype(dtypes)
-    return out
+    return out.set_axis(df.index)
