@@ -24,6 +24,15 @@ def test_missing_file(tmp_path):
     _assert_one_line_error(run("analyze", tmp_path / "gone.mp4", "-o", tmp_path / "o.csv"), "does not exist")
 
 
+def test_one_unreadable_video_is_one_line(tmp_path):
+    (tmp_path / "fake.mp4").write_text("abc")
+    res = run("analyze", tmp_path / "fake.mp4", "-o", tmp_path / "o.csv", "-q")
+    _assert_one_line_error(res, "Invalid data found when processing input")  # FFmpeg's reason
+    assert len([line for line in res.stderr.splitlines() if not line.startswith("WARNING")]) == 1, res.stderr
+    res = run("analyze", "sample", "-o", tmp_path / "o.csv", "--landmarks-from", tmp_path)
+    _assert_one_line_error(res, "is a folder")
+
+
 def test_empty_folder(tmp_path):
     (tmp_path / "empty").mkdir()
     _assert_one_line_error(run("analyze", tmp_path / "empty", "-o", tmp_path / "o.csv"), "holds no images")

@@ -4,6 +4,7 @@ import shutil
 import subprocess
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import pyfacs
@@ -60,3 +61,12 @@ def test_report_cli_errors(tmp_path):
         res = subprocess.run([sys.executable, "-m", "pyfacs.cli", "report", str(tmp_path / name), "-o",
                               str(tmp_path / "r.html")], capture_output=True, text=True)
         assert res.returncode == 2 and "Traceback" not in res.stderr and "internal error" not in res.stderr, res.stderr
+
+
+def test_au_occurrence_has_a_bar_group_per_person_of_each_source():
+    from pyfacs.viz.plots import plot_au_occurrence
+
+    df = pd.DataFrame({"source": ["a.mp4", "a.mp4", "b.jpg"], "frame": [0, 0, 0], "face_id": [0, 1, 0],
+                       "AU12_c": [1.0, 0.0, 1.0]})
+    labels = [t.get_text() for t in plot_au_occurrence(df).axes[0].get_legend().get_texts()]
+    assert labels == ["a.mp4: person 0", "a.mp4: person 1", "b.jpg: person 0"]

@@ -170,8 +170,9 @@ def analyze(
             annotator.close()
     ok = len(paths) - len(errors)
     if not written:
-        typer.echo(f"nothing written: none of the {len(paths)} inputs could be analysed"
-                   + (f" ({output} is left as it was)" if output.exists() else ""), err=True)
+        if len(paths) > 1 or output.exists():  # (one input: its error line has said it all)
+            typer.echo(f"nothing written: none of the {len(paths)} inputs could be analysed"
+                       + (f" ({output} is left as it was)" if output.exists() else ""), err=True)
         raise typer.Exit(EXIT_BAD_INPUT)
     people = f", {len(persons)} people (face_id) in videos" if persons else ""
     typer.echo(f"wrote {output}: {counts['faces']} faces in {counts['frames']} analysed frames "

@@ -350,7 +350,8 @@ class _ExternalLandmarks:
 
         self.path = Path(path)
         if not self.path.is_file():
-            raise InputError(f"--landmarks-from {self.path} does not exist")
+            raise InputError(f"--landmarks-from {self.path} " +
+                             ("is a folder; name the CSV" if self.path.is_dir() else "does not exist"))
         d = read_openface_csv(self.path).data
         self.n_frames = int(d["frame"].max()) + 1 if len(d) else 0
         self._checked: Path | None = None

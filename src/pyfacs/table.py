@@ -161,7 +161,8 @@ class FaceTable:
         return self._select(("expr_",))
 
     def summary(self) -> pd.DataFrame:
-        """One row per person (``source``, ``face_id``): frames, seconds seen, AU occurrence rates
+        """One row per person (``source``, ``face_id``): frames seen, ``seconds`` from the first to
+        the last of them (gaps included), AU occurrence rates
         (mean of ``AUxx_c``), mean AU intensities/probabilities (``AUxx_r``/``AUxx_p``), and the share
         of frames with each expression label (``share_<label>``)."""
         faces = self.faces

@@ -3,6 +3,8 @@ time series per person, AU occurrence bars, and an AU intensity map drawn on the
 Each function returns a matplotlib Figure; ``FaceTable.plot_*`` call them."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -67,11 +69,13 @@ def plot_au_occurrence(df: pd.DataFrame):
     cols = [c for c in faces.columns if c.startswith("AU") and c.endswith("_c")]
     fig, ax = _figure((9, 3))
     if cols and len(faces):
-        rates = faces.groupby("face_id")[cols].mean()
+        rates = faces.groupby(["source", "face_id"])[cols].mean()  # a person is a face_id within a source
+        several = faces["source"].nunique() > 1
         width = 0.8 / max(len(rates), 1)
         x = np.arange(len(cols))
-        for k, (fid, row) in enumerate(rates.iterrows()):
-            ax.bar(x + k * width, row.to_numpy(float), width, label=f"person {int(fid)}")
+        for k, ((source, fid), row) in enumerate(rates.iterrows()):
+            label = f"{Path(source).name}: person {int(fid)}" if several else f"person {int(fid)}"
+            ax.bar(x + k * width, row.to_numpy(float), width, label=label)
         ax.set_xticks(x + 0.4 - width / 2, [c.split("_")[0] for c in cols], rotation=90, fontsize=7)
         ax.legend(fontsize=7)
     ax.set_ylabel("occurrence rate")

@@ -70,9 +70,10 @@ def write_report(table: FaceTable, output: str | Path) -> Path:
              "body{font-family:sans-serif;margin:24px;max-width:1100px}img{max-width:100%;margin:4px}"
              "h2{border-bottom:1px solid #ccc}.frames img{width:48%}</style></head><body>",
              "<h1>pyfacs report</h1>"]
-    models = {k: v.get("name") for k, v in table.metadata.items() if isinstance(v, dict) and "name" in v}
+    models = [f"{k.replace('_', ' ')}: {v['name']}" for k, v in table.metadata.items()
+              if isinstance(v, dict) and "name" in v]
     parts.append(f"<p>{len(df)} rows, {len(faces)} faces, {faces[['source', 'face_id']].drop_duplicates().shape[0]}"
-                 f" people; models: {html.escape(str(models) or '-')}</p>")
+                 f" people; {html.escape(', '.join(models) or 'models: not recorded')}</p>")
     if any(c.endswith("_c") and c.startswith("AU") for c in df.columns):
         parts.append("<h2>AU occurrence</h2>" + _img(_png(plots.plot_au_occurrence(df)), "AU occurrence"))
     for source, per_source in faces.groupby("source", sort=True):
