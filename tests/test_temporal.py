@@ -140,6 +140,31 @@ def test_sequence_head_in_analyze(face_video):
     assert t.metadata["au_model"]["name"] == "ausequence.openface-clip"
 
 
+def test_sequence_windows_do_not_span_frames_where_the_face_was_absent(monkeypatch):
+    from pyfacs.au.heads import SequenceAUHead
+    from pyfacs.temporal import tokens
+
+    head = SequenceAUHead()
+    d = head._session.get_inputs()[0].shape[-1]
+    feats = np.random.default_rng(0).normal(size=(10, d)).astype(np.float32)
+    monkeypatch.setattr(tokens, "frame_features", lambda model, rgb, lmk: feats[int(rgb[0, 0, 0])])
+
+    def run(frames):  # each frame's (fake) image names its features
+        head.begin(video=True)
+        for row, (frame, k) in enumerate(frames):
+            head.add(row, 0, np.full((2, 2, 3), k, np.uint8), None, frame=frame)
+        return head.finish()
+
+    gapped = run([(f, k) for k, f in enumerate([0, 1, 2, 3, 4, 30, 31, 32, 33, 34])])  # away for 25 frames
+    first, second = run([(f, k) for k, f in enumerate(range(5))]), run([(f, k + 5) for k, f in enumerate(range(5))])
+    for row in range(5):
+        assert np.allclose(gapped[row], first[row], atol=1e-6) and np.allclose(gapped[row + 5], second[row], atol=1e-6)
+    joined = run([(f, k) for k, f in enumerate(range(10))])
+    assert not np.allclose(joined[4], first[4], atol=1e-6)  # (without the gap, frame 4's window differs)
+    every2 = run([(2 * f, k) for k, f in enumerate(range(10))])  # --every 2: a step of 2 is no gap
+    assert all(np.allclose(every2[r], joined[r], atol=1e-6) for r in range(10))
+
+
 def test_the_sequence_head_runs_without_pytorch(face_video, tmp_path):
     """A plain install (no train extra) runs the AU sequence model: it is ONNX, its tokens NumPy."""
     import subprocess

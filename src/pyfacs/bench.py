@@ -46,7 +46,7 @@ def _bench(video: Path, au_model: str, expression_model: str, max_frames: int | 
         t2 = time.perf_counter()
         if an.au_head is not None:
             for k, f in enumerate(faces):
-                an.au_head.add(faces_total + k, f.face_id, frame.rgb, f.lmk68)
+                an.au_head.add(faces_total + k, f.face_id, frame.rgb, f.lmk68, frame=frame.index)
         t3 = time.perf_counter()
         if an.expression_head is not None:
             crops.append(an.expression_head.crops_for(frame.rgb, faces, whole_image=False))

@@ -224,7 +224,7 @@ class Analyzer:
                     faces = self.faces(frame.rgb, still=still, index=frame.index)
                     if self.au_head is not None:
                         for k, f in enumerate(faces):
-                            self.au_head.add(n_rows + k, f.face_id, frame.rgb, f.lmk68)
+                            self.au_head.add(n_rows + k, f.face_id, frame.rgb, f.lmk68, frame=frame.index)
                     rows = frame_rows(frame.source, frame.index, frame.timestamp_s, faces,
                                       landmarks=self.landmarks)
                     if expressions is not None:

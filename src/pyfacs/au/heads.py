@@ -46,7 +46,7 @@ class OpenFaceAUHead:
     def begin(self, *, video: bool) -> None:
         self._tracks, self._video = {}, video
 
-    def add(self, row: int, face_id: int, rgb: np.ndarray, lmk68: np.ndarray) -> None:
+    def add(self, row: int, face_id: int, rgb: np.ndarray, lmk68: np.ndarray, *, frame: int | None = None) -> None:
         from pyfacs.au.openface.predictor import FaceAUState
 
         head = self.video_head if self._video else self.still_head
@@ -107,7 +107,7 @@ class EmbeddedAUHead:
         x = aligned_gray(rgb, lmk68, self.size).astype(np.float32)[None, None] / 255.0 - 0.5
         return self._session.run(None, {"input": x})[0][0].astype(np.float64)
 
-    def add(self, row: int, face_id: int, rgb: np.ndarray, lmk68: np.ndarray) -> None:
+    def add(self, row: int, face_id: int, rgb: np.ndarray, lmk68: np.ndarray, *, frame: int | None = None) -> None:
         p = 1.0 / (1.0 + np.exp(-self.logits(rgb, lmk68)))
         self._values[row] = np.concatenate([p, (p >= 0.5).astype(np.float64)])
 
@@ -137,25 +137,34 @@ class SequenceAUHead:
         self._frame_model = EmbeddedAUHead()
         aus = [int(label[2:]) for label in spec.labels]
         self.columns = [au_column(a, "p") for a in aus] + [au_column(a, "c") for a in aus]
-        self._feats: dict[int, list[tuple[int, np.ndarray]]] = {}
+        self._feats: dict[int, list[tuple[int, int, np.ndarray]]] = {}  # face_id → (row, frame, features)
 
     def begin(self, *, video: bool) -> None:
         self._feats = {}
 
-    def add(self, row: int, face_id: int, rgb: np.ndarray, lmk68: np.ndarray) -> None:
+    def add(self, row: int, face_id: int, rgb: np.ndarray, lmk68: np.ndarray, *, frame: int | None = None) -> None:
+        """``frame``: the frame's index in its source, so that a window never spans frames where the
+        face was not seen (default: the face's frames follow each other)."""
         from pyfacs.temporal.tokens import frame_features
 
-        self._feats.setdefault(face_id, []).append((row, frame_features(self._frame_model, rgb, lmk68)))
+        seen = self._feats.setdefault(face_id, [])
+        frame = (seen[-1][1] + 1 if seen else 0) if frame is None else frame
+        seen.append((row, frame, frame_features(self._frame_model, rgb, lmk68)))
 
     def finish(self) -> dict[int, np.ndarray]:
         from pyfacs.temporal.tokens import windows
 
+        frames = [np.array([f for _, f, _ in seen]) for seen in self._feats.values()]
+        steps = [d for f in frames for d in np.diff(f) if d > 0]
+        step = min(steps, default=1)  # the analysed-frame step (1, or N with --every N)
         out: dict[int, np.ndarray] = {}
-        for rows_feats in self._feats.values():
-            rows = [r for r, _ in rows_feats]
-            p = self._session.run(None, {"input": windows(np.stack([f for _, f in rows_feats]), self.window)})[0]
-            for row, pr in zip(rows, p.astype(np.float64)):
-                out[row] = np.concatenate([pr, (pr >= 0.5).astype(np.float64)])
+        for seen, f in zip(self._feats.values(), frames):
+            starts = np.flatnonzero(np.diff(f) != step) + 1  # a gap: a run of its own, as smoothing does
+            for run in np.split(np.arange(len(seen)), starts):
+                feats = np.stack([seen[i][2] for i in run])
+                p = self._session.run(None, {"input": windows(feats, self.window)})[0]
+                for i, pr in zip(run, p.astype(np.float64)):
+                    out[seen[i][0]] = np.concatenate([pr, (pr >= 0.5).astype(np.float64)])
         self._feats = {}
         return out
 
