@@ -238,3 +238,18 @@ def test_landmarks_array_follows_the_column_names_not_their_order(astronaut, tmp
     shuffled = pyfacs.FaceTable(t.data[sorted(t.data.columns)])
     assert np.array_equal(shuffled.landmarks_array, t.landmarks_array)
     assert t.landmarks_array[0, 36, 0] == t.data["lmk68_x_36"].iloc[0]
+
+
+def test_a_scene_cut_drops_the_followed_faces(astronaut):
+    """At a cut the face to follow is gone; following its region would put the old face's box on
+    whatever is now there. The mirrored photo is another shot, its face ~50 px away."""
+    from pyfacs.face.faces import FaceFinder
+
+    finder = FaceFinder()
+    for _ in range(3):
+        before = finder(astronaut)
+    after = finder(np.ascontiguousarray(astronaut[:, ::-1]))
+    assert [f.face_id for f in before] == [0] and [f.face_id for f in after] == [1]  # found afresh
+    assert after[0].box[0] > before[0].box[0] + 40  # where the face now is, not where it was
+    moved = finder(np.ascontiguousarray(np.roll(astronaut[:, ::-1], 3, axis=1)))  # motion is no cut
+    assert [f.face_id for f in moved] == [1]
