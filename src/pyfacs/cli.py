@@ -87,8 +87,8 @@ def analyze(
                                                                 "(OpenFace's -au_static)")] = False,
     expression_model: Annotated[str, typer.Option(help="Expression head by registry name: 'auto' "
                                                         "(esr5.fer2013), 'esr9.fer2013', or 'none'")] = "auto",
-    landmarks_from: Annotated[Optional[Path], typer.Option(help="Use the 68 landmarks of this OpenFace CSV "
-                                                                "instead of detecting (one video)")] = None,
+    landmarks_from: Annotated[Optional[Path], typer.Option(help="Use the 68 landmarks of this OpenFace or "
+                                                                "py-feat CSV instead of detecting (one video)")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar")] = False,
 ) -> None:
     """Analyse faces into a table with one row per face per analysed frame."""

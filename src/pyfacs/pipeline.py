@@ -40,7 +40,8 @@ class Analyzer:
     columns, said once in the log), a registry name such as ``"openface.au-2.2"``, or ``None``.
     ``au_static`` forces the static AU models on videos (OpenFace's ``-au_static``).
     ``expression_model``: ``"auto"`` (pyfacs's ``esr5.fer2013``), a registry name, or ``None``.
-    ``landmarks_from``: an OpenFace CSV whose 68 landmarks are used instead of detecting (one video).
+    ``landmarks_from``: an OpenFace or py-feat CSV (or a pyfacs table) whose 68 landmarks are used
+    instead of detecting (one video).
     ``faces_cropped``: every input is a face crop, taken as a face whatever the mesh's confidence
     (``min_face_score`` is not applied; ``face_score`` still says how sure the mesh was).
     """
@@ -343,16 +344,17 @@ def _fill(df: pd.DataFrame, values: dict[int, np.ndarray], columns: list[str], *
 
 
 class _ExternalLandmarks:
-    """Faces from another tool's 68 landmarks (an OpenFace CSV), by frame index."""
+    """Faces from another tool's 68 landmarks (an OpenFace or py-feat CSV, or a pyfacs table), by
+    frame index."""
 
     def __init__(self, path: str | Path):
-        from pyfacs.io.interop import read_openface_csv
+        from pyfacs.io.interop import read_landmarks
 
         self.path = Path(path)
         if not self.path.is_file():
             raise InputError(f"--landmarks-from {self.path} " +
                              ("is a folder; name the CSV" if self.path.is_dir() else "does not exist"))
-        d = read_openface_csv(self.path).data
+        d = read_landmarks(self.path).data
         self.n_frames = int(d["frame"].max()) + 1 if len(d) else 0
         self._checked: Path | None = None
         ok = d["lmk68_x_0"].notna().to_numpy()
