@@ -253,3 +253,20 @@ def test_a_scene_cut_drops_the_followed_faces(astronaut):
     assert after[0].box[0] > before[0].box[0] + 40  # where the face now is, not where it was
     moved = finder(np.ascontiguousarray(np.roll(astronaut[:, ::-1], 3, axis=1)))  # motion is no cut
     assert [f.face_id for f in moved] == [1]
+
+
+def test_live_frames_get_every_column_analyze_writes(astronaut, tmp_path):
+    session = pyfacs.Analyzer(au_model="audetnet.ckplus")
+    rows = [session.frame_table(astronaut, timestamp_s=t) for t in (0.0, 0.04)]
+    rows.append(session.frame_table(np.full_like(astronaut, 128)))  # no face: one empty row
+    Image.fromarray(astronaut).save(tmp_path / "a.png")
+    ref = pyfacs.analyze(tmp_path / "a.png", au_model="audetnet.ckplus").data
+    first = rows[0]
+    assert list(first.columns) == list(ref.columns) == session.columns
+    assert first["frame"].tolist() == [0] and rows[1]["frame"].tolist() == [1] and rows[1]["timestamp_s"][0] == 0.04
+    values = [c for c in ref.columns if c.startswith(("AU", "expr_")) and c != "expr_label"]
+    assert np.isfinite(first[values].to_numpy(float)).all() and first["expr_label"][0] == ref["expr_label"][0]
+    assert np.abs(first[values].to_numpy(float) - ref[values].to_numpy(float)).max() < 0.1  # same face, same heads
+    assert len(rows[2]) == 1 and pd.isna(rows[2]["face_id"][0]) and rows[2]["timestamp_s"][0] > 0
+    with pytest.raises(InputError, match="needs the frames after"):
+        pyfacs.Analyzer(au_model="ausequence.openface-clip", expression_model=None).frame_table(astronaut)

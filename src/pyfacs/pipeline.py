@@ -76,6 +76,7 @@ class Analyzer:
         self.faces_cropped = faces_cropped
         self.identities = IdentityTracker()
         self._next_index = 0
+        self._stream_start = 0.0  # (frame_table: monotonic seconds at the stream's first frame)
         self.finder = FaceFinder(max_faces=1 if faces_cropped else max_faces, min_face_score=min_face_score,
                                  detect_every=detect_every, with_iris=landmarks == 478,
                                  num_threads=num_threads)
@@ -125,12 +126,7 @@ class Analyzer:
         provisional for 15 frames; ``self.identities.final_id(face_id)`` gives the settled one."""
         index = self._next_index if index is None else index
         self._next_index = index + 1
-        if not isinstance(rgb, np.ndarray):
-            if not hasattr(rgb, "convert"):
-                raise InputError(f"frames must be RGB uint8 arrays of shape (H, W, 3), not {type(rgb).__name__}")
-            rgb = np.asarray(rgb.convert("RGB"))  # a PIL image
-        if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8 or 0 in rgb.shape:
-            raise InputError(f"frames must be RGB uint8 arrays of shape (H, W, 3), not {rgb.dtype} {rgb.shape}")
+        rgb = _frame_array(rgb)
         if self.external is not None:
             return self.external.faces(index)
         if self.faces_cropped:
@@ -138,6 +134,41 @@ class Analyzer:
             return [face] if face is not None else []
         faces = self.finder(rgb, still=still)
         return faces if still else self.identities(rgb, faces, index)
+
+    def frame_table(self, rgb: np.ndarray, *, timestamp_s: float | None = None, source: str = "live"
+                    ) -> pd.DataFrame:
+        """One live frame's rows, with the columns ``analyze`` writes (faces, landmarks, pose, AUs,
+        expressions; one empty row when there is no face). ``timestamp_s`` defaults to the seconds
+        since the stream's first frame. A frame has no future and no per-person history, so AUs come
+        from OpenFace's static models (its dynamic ones calibrate each person over the whole video;
+        OpenFace's ``-au_static``) or the embedded model; the AU sequence model, whose window needs
+        the next frame, is refused. Smooth live values with ``FaceTable.smoothed(method="causal")``."""
+        import time
+
+        from pyfacs.au.heads import SequenceAUHead
+
+        if isinstance(self.au_head, SequenceAUHead):
+            raise InputError(f"{self.au_head.name} needs the frames after each frame; for live frames use "
+                             f"au_model='openface.au-2.2' or 'audetnet.ckplus'")
+        rgb = _frame_array(rgb)
+        index = self._next_index
+        if index == 0:
+            self._stream_start = time.monotonic()
+        faces = self.faces(rgb, index=index)
+        ts = time.monotonic() - self._stream_start if timestamp_s is None else float(timestamp_s)
+        rows = frame_rows(source, index, ts, faces, landmarks=self.landmarks)
+        if self.au_head is not None and faces:
+            self.au_head.begin(video=False)
+            with single_threaded_blas():  # (OpenBLAS's thread pool costs more than it gives here)
+                for k, f in enumerate(faces):
+                    self.au_head.add(k, f.face_id, rgb, f.lmk68, frame=index)
+                values = self.au_head.finish()
+            for j, column in enumerate(self.au_head.columns):
+                rows[column] = np.array([values[k][j] for k in range(len(faces))], np.float32)
+        if self.expression_head is not None:
+            crops = self.expression_head.crops_for(rgb, faces, whole_image=self.faces_cropped)
+            rows.update(self.expression_head.columns_from_frames([crops])[0])
+        return columns_to_frame([rows], self.columns)
 
     def run(self, inputs: Iterable[str | Path], *, every: int = 1,
             on_table: Callable[[pd.DataFrame], None],
@@ -250,6 +281,17 @@ class Analyzer:
                 df = pd.concat(held, ignore_index=True)
                 _fill(df, self.au_head.finish(), self.au_head.columns, offset=0)
                 on_table(df)
+
+
+def _frame_array(rgb) -> np.ndarray:
+    """A frame as an RGB uint8 array (H, W, 3): arrays are checked, PIL images converted."""
+    if not isinstance(rgb, np.ndarray):
+        if not hasattr(rgb, "convert"):
+            raise InputError(f"frames must be RGB uint8 arrays of shape (H, W, 3), not {type(rgb).__name__}")
+        rgb = np.asarray(rgb.convert("RGB"))  # a PIL image
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8 or 0 in rgb.shape:
+        raise InputError(f"frames must be RGB uint8 arrays of shape (H, W, 3), not {rgb.dtype} {rgb.shape}")
+    return rgb
 
 
 def _name(option: str) -> str:
