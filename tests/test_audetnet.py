@@ -34,13 +34,38 @@ def _cfg(body: str) -> str:
     return CFG.read_text().replace("[identity]               # 7", body)
 
 
+# block 7 of the fixture's {Encoder} (line 68) gets (N, 16, 8, 8); block 0 gave (N, 8, 16, 16)
 @pytest.mark.parametrize("body, needle", [
-    ("[convolutional]\nfilters=many\nkernel_size=3", ":69: filters=many: expected int"),
+    ("[convolutional]\nfilters=many\nkernel_size=3", ":69: [convolutional] filters=many: expected an integer"),
     ("[wobble]", "unknown block type [wobble]"),
+    ("[convolutinal]", "unknown block type [convolutinal] (did you mean [convolutional]?)"),
     ("[route]\nbranch_at_layer=-40", "refers to block -40"),
     ("[convolutional]\nkernel_size=3", "[convolutional] needs filters="),
-    ("[combine_concat]\ncombine_layers=1,2\ndimension=7", "dimension must lie in 0..4"),
-    ("[convolutional]\nfilters=4\nkernel_size=3\nactivation=not_implemented", "activation=not_implemented"),
+    ("[combine_concat]\ncombine_layers=1,2\ndimension=7",
+     ":68: [combine_concat] in {Encoder} dimension=7 is out of range for block 1 (N, 8, 16, 16): use 1..3"),
+    ("[convolutional]\nfilters=4\nkernel_size=3\nactivation=not_implemented",
+     "activation=not_implemented: not implemented in pyfacs"),
+    # values outside their range: at parse time
+    ("[convolutional]\nfilters=0\nkernel_size=3", ":69: [convolutional] filters=0: expected an integer >= 1"),
+    ("[convolutional]\nfilters=4\nkernel_size=0", ":70: [convolutional] kernel_size=0: expected an integer >= 1"),
+    ("[convolutional]\nfilters=4\nkernel_size=3\nstride=-1", ":71: [convolutional] stride=-1: expected an integer"),
+    ("[batch_norm]\nnum_features=16\neps=0", ":70: [batch_norm] eps=0: expected a number > 0"),
+    ("[select_subset]\norigin_layer=-1\nstart_index=3\nend_index=3", "end_index=3 must be larger than start_index=3"),
+    # blocks that do not fit the shapes they get: in the trial forward pass, naming block, section and shapes
+    ("[maxpool]\npool_size=9", ":68: [maxpool] in {Encoder} pool_size=9 is larger than its input (N, 16, 8, 8)"),
+    ("[convolutional]\nfilters=4\nkernel_size=20",
+     ":68: [convolutional] in {Encoder} fails on its input (N, 16, 8, 8): "),
+    ("[combine_concat]\ncombine_layers=0,-1",
+     ":68: [combine_concat] in {Encoder} fails on blocks 0 (N, 8, 16, 16), 6 (N, 16, 8, 8): "),
+    ("[combine_multiply]\ncombine_layers=0,-1",
+     ":68: [combine_multiply] in {Encoder} fails on blocks 0 (N, 8, 16, 16), 6 (N, 16, 8, 8): "),
+    ("[softmax]\ndim=4", ":68: [softmax] in {Encoder} dim=4 is out of range for its input (N, 16, 8, 8): use 1..3"),
+    ("[softmax]\ndim=0", "dim=0 is out of range"),
+    ("[select_subset]\norigin_layer=-1\ndimension=5\nstart_index=0\nend_index=2",
+     ":68: [select_subset] in {Encoder} dimension=5 is out of range"),
+    ("[upsample]\noutput_sizes=4,4,4", "output_sizes has 3 values, but its input (N, 16, 8, 8) has 2 spatial"),
+    ("[upsample]\nmode=linear", "mode=linear does not work on its input (N, 16, 8, 8)"),
+    ("[connected]\noutput_features=4\n\n[maxpool]\npool_size=2", "[maxpool] in {Encoder} needs an image-shaped input"),
 ])
 def test_bad_values_are_errors_with_the_line(tmp_path, body, needle):
     p = tmp_path / "bad.cfg"
@@ -48,14 +73,90 @@ def test_bad_values_are_errors_with_the_line(tmp_path, body, needle):
     with pytest.raises(CfgError, match=None) as err:
         build_from_cfg(p, image_size=32)
     assert needle in str(err.value) and "bad.cfg:" in str(err.value)
+    assert "\n" not in str(err.value)
 
 
-def test_unknown_keys_are_warned_about_with_the_line():
-    text = CFG.read_text().replace("[identity]               # 7", "[identity]\ncolour=blue")
-    with warnings.catch_warnings(record=True) as w:
-        warnings.simplefilter("always")
-        parse_cfg(text, "x.cfg")
-    assert any("x.cfg:69: unknown key 'colour'" in str(m.message) for m in w)
+@pytest.mark.parametrize("old, new, needle", [
+    # choices pyfacs does not implement: rejected when parsed, not after a fold of training
+    ("au_regression_loss_function=BCEWithLogits", "au_regression_loss_function=MSE",
+     ":22: [loss_options] au_regression_loss_function=MSE: not implemented in pyfacs (AU intensity regression); "
+     "implemented: BCEWithLogits"),
+    ("regress_au_intensities=False", "regress_au_intensities=True", ":14: [data_options] regress_au_intensities=True: "
+                                                                    "not implemented"),
+    # values that cannot train
+    ("batch_size=4", "batch_size=1", ":6: [training_options] batch_size=1: expected an integer >= 2"),
+    ("train_main_net_every_n_batches=2", "train_main_net_every_n_batches=0",
+     ":9: [training_options] train_main_net_every_n_batches=0: expected an integer >= 1"),
+    ("std=0.5,0.5,0.5", "std=0.5,0,0.5", ":19: [data_options] std=0.5,0,0.5: expected comma-separated numbers > 0"),
+    ("sampling_size=4", "sampling_size=3", ":17: [data_options] sampling_size=3 must divide epoch_size=8"),
+    ("mean=0.5,0.5,0.5", "mean=0.5", ":18: [data_options] mean has 1 value(s), but the images have 3 channel(s)"),
+    # {General}'s blocks are read by position: a missing header or a wrong order says so
+    ("[loss_options]\n", "", ":21: au_regression_loss_function is a [loss_options] option, but it stands in "
+                             "{General}'s block 2, read as [data_options]: is the [loss_options] header missing?"),
+    ("[training_options]  # name does not matter, position does", "[loss_options]",
+     ":5: [loss_options] is block 1 of {General}, which is read as [training_options]"),
+    # sections
+    ("{Image Discriminator}", "{Image Discrimnator}",
+     "unknown section {Image Discrimnator} (did you mean {Image Discriminator}?); the sections are {General}"),
+    ("channels=6\n\n[connected]\noutput_features=16", "channels=6\n\n{Extra}\n[net]\n\n[connected]\n"
+                                                       "output_features=16", "unknown section {Extra}"),
+    ("channels=6", "channels=12", ":83: {AUPredictor} [net] channels=12 (z1) must lie inside the encoder's 12"),
+    ("[connected]\noutput_features=16\nactivation=relu\nuse_bias=True\ninitialization=kaiming_uniform\n\n"
+     "[connected]\noutput_features=5\nactivation=linear\nuse_bias=True\n", "[convolutional]\nfilters=5\nkernel_size=1\n",
+     ":85: {AUPredictor}'s last block [convolutional] gives outputs of shape (5, 8, 8) per image, but it must give one "
+     "value per AU"),
+])
+def test_bad_options_are_errors_with_the_line(tmp_path, old, new, needle):
+    text = CFG.read_text()
+    assert old in text
+    p = tmp_path / "bad.cfg"
+    p.write_text(text.replace(old, new, 1))
+    with pytest.raises(CfgError) as err:
+        build_from_cfg(p, image_size=32)
+    assert needle in str(err.value) and "bad.cfg:" in str(err.value)
+
+
+def test_empty_sections_are_errors(tmp_path):
+    text = CFG.read_text()
+    start, end = text.index("{Discriminator}"), text.index("{Image Discriminator}")
+    (tmp_path / "a.cfg").write_text(text[:start] + "{Discriminator}\n\n" + text[end:])
+    with pytest.raises(CfgError, match=r"a\.cfg:125: \{Discriminator\} has no blocks"):
+        build_from_cfg(tmp_path / "a.cfg", image_size=32)
+    (tmp_path / "b.cfg").write_text(text[:start] + "{Discriminator}\n[net]\nchannels=12\n\n" + text[end:])
+    with pytest.raises(CfgError, match=r"b\.cfg:126: \{Discriminator\} has a \[net\] block but no layers"):
+        build_from_cfg(tmp_path / "b.cfg", image_size=32)
+
+
+def test_au_outputs_are_checked_against_the_aus_trained(tmp_path):
+    from pyfacs.au.audetnet import check_outputs
+    from pyfacs.au.audetnet.train import train_audetnet
+
+    nets = build_from_cfg(CFG, image_size=32)
+    check_outputs(nets, 5)
+    check_outputs(nets.au_predictor, 5)
+    msg = ":91: {AUPredictor}'s [connected] gives 5 AU outputs, but the run trains 4 AUs; set its output_features=4"
+    with pytest.raises(CfgError) as err:
+        check_outputs(nets, 4)
+    assert str(err.value).endswith(msg) and str(err.value).startswith(str(CFG))
+    with pytest.raises(CfgError, match="the run trains 10 AUs"):
+        build_from_cfg(CFG, image_size=32, n_aus=10)
+    before = nets.au_predictor.layers[0][1].weight.detach().clone()
+    with pytest.raises(CfgError, match="the run trains 4 AUs"):  # before any training
+        train_audetnet(nets, np.zeros((8, 3, 32, 32), np.float32), np.zeros((8, 4), np.float32))
+    assert torch.equal(before, nets.au_predictor.layers[0][1].weight)
+
+
+def test_unknown_keys_are_logged_in_one_line(caplog):
+    text = CFG.read_text().replace("[identity]               # 7", "[identity]\ncolour=blue\n\n[convolutional]\n"
+                                   "filters=16\nkernal_size=1\nkernel_size=1")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warnings.warn
+        with caplog.at_level("WARNING", logger="pyfacs.au.audetnet"):
+            parse_cfg(text, "x.cfg")
+    msgs = [r.getMessage() for r in caplog.records]
+    assert "x.cfg:69: unknown key 'colour' in [identity] ignored; it takes no keys" in msgs
+    assert "x.cfg:73: unknown key 'kernal_size' in [convolutional] ignored (did you mean kernel_size?)" in msgs
+    assert len(msgs) == 2 and all("\n" not in m for m in msgs)
 
 
 def test_structure_errors():
@@ -67,6 +168,18 @@ def test_structure_errors():
         parse_cfg("[net]\n")
 
 
+def test_resnet50_says_it_starts_from_random_weights(caplog):
+    from pyfacs.au.audetnet.builder import CfgNet
+
+    blocks = parse_cfg("{E}\n[net]\nchannels=3\n[resnet50]\nend_at_layer=4\nfreeze_first_n_layers=2\n",
+                       "r.cfg").sections["E"]
+    with caplog.at_level("WARNING", logger="pyfacs.au.audetnet"):
+        CfgNet(blocks, (3, 32, 32), "r.cfg")
+    msgs = [r.getMessage() for r in caplog.records]
+    assert msgs == ["r.cfg:4: [resnet50] starts from random weights (no pretrained ResNet-50 weights are loaded); "
+                    "its 2 frozen first layers stay random"]
+
+
 def test_pretrained_stem_blocks(tmp_path):
     from pyfacs.au.audetnet.builder import CfgNet
 
@@ -75,6 +188,10 @@ def test_pretrained_stem_blocks(tmp_path):
     net = CfgNet(blocks, (3, 64, 64))
     assert net.output_shape == (256, 16, 16)
     assert not next(net.layers[0][0].parameters()).requires_grad  # frozen first layer
+    blocks = parse_cfg("{E}\n[net]\nchannels=3\n[resnet50]\nend_at_layer=5\nn_out_filters=999\n", "r.cfg").sections["E"]
+    with pytest.raises(CfgError, match=r"r\.cfg:4: \[resnet50\] in \{Encoder\} n_out_filters=999, but the block "
+                                       r"outputs 256 channels.*; set n_out_filters=256"):
+        CfgNet(blocks, (3, 64, 64), "r.cfg", "Encoder")
     from pyfacs.au.audetnet.builder import _vgg16_features
 
     state = {f"conv{i}.weight": m.weight.detach().clone() for i, m in enumerate(

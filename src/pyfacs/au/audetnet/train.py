@@ -13,8 +13,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from pyfacs.au.audetnet import AUDetNetworks
+from pyfacs.au.audetnet import AUDetNetworks, check_outputs
 from pyfacs.au.audetnet.data import momu
+from pyfacs.errors import InputError
 
 
 def _p_original(out: torch.Tensor) -> torch.Tensor:
@@ -46,7 +47,19 @@ def _adam(net, hp: dict):
 
 def train_audetnet(nets: AUDetNetworks, images: np.ndarray, labels: np.ndarray, *, seed: int = 0,
                    epochs: int | None = None) -> list[dict]:
-    """Train in place; returns one dict of mean losses per epoch. ``images`` (n, C, H, W) in [0, 1]."""
+    """Train in place; returns one dict of mean losses per epoch. ``images`` (n, C, H, W) in [0, 1].
+    Checked first: the images fit the networks and the AUPredictor gives one output per label column."""
+    if tuple(images.shape[1:]) != tuple(nets.image_shape):
+        raise InputError(f"the images are {tuple(images.shape[1:])}, but the cfg's networks take {nets.image_shape} "
+                         f"(C, H, W); build them with image_size={images.shape[-1]} and the images' channels")
+    check_outputs(nets, labels.shape[1])
+    if nets.data.get("balance_dataset_with_momu"):
+        bs = nets.training.get("batch_size", 32)
+        epoch, sampling = nets.data.get("epoch_size", len(labels)), nets.data.get("sampling_size", bs)
+        if epoch % sampling:
+            raise InputError(f"balance_dataset_with_momu=True: sampling_size={sampling} (default: batch_size) must "
+                             f"divide epoch_size={epoch} (default: the number of training images); set both in the "
+                             f"cfg's [data_options]")
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     rng = np.random.default_rng(seed)
