@@ -41,7 +41,7 @@ def test_feature_generator_pools_tokens():
 
 def test_anfl_defaults_give_41_cosine_activations():
     out = ANFL(64)(torch.randn(4, 10, 64))
-    assert out.shape == (4, 41) and out.abs().max() <= 1 + 1e-5
+    assert out.shape == (4, 41) and out.min() >= 0 and out.max() <= 1 + 1e-5  # probabilities, as OpenGraphAU
 
 
 def test_sub_nodes_need_opengraphau_layout():
@@ -126,3 +126,24 @@ def test_torchvision_named_weights_load():
     assert torch.equal(dst.layer3[1].conv2.weight, src.layer3[1].conv2.weight)
     with pytest.raises(ValueError, match="do not fit"):
         load_backbone_weights(ResNet("resnet34"), state)
+
+
+def test_sc_layers_follow_opengraphau():
+    """OpenGraphAU's head: ReLU'd SC vectors (activations in [0, 1], its probabilities), and its
+    L12/R12 pair reading AU11's node (its sub_list); pyfacs's training keeps signed cosines."""
+    from pyfacs.au.anfl import MAIN_AUS
+
+    torch.manual_seed(0)
+    fgg = FacialGraphGenerator(64).eval()
+    x = torch.randn(3, 27, 64)
+    with torch.no_grad():
+        out, f = fgg(x), torch.nn.functional.normalize(torch.relu(fgg.gnn(x)), dim=-1)
+
+        def cos(node, sc):
+            return (f[:, node] * torch.nn.functional.normalize(torch.relu(sc), dim=-1)).sum(-1)
+
+        assert torch.allclose(out[:, 9], cos(9, fgg.main_sc[9]), atol=1e-6)  # AU12's own node
+        assert torch.allclose(out[:, 27 + 10], cos(MAIN_AUS.index(11), fgg.sub_sc[10]), atol=1e-6)  # "L12"
+        assert out.min() >= 0 and out.max() <= 1 + 1e-6
+        signed = FacialGraphGenerator(64, nonnegative_sc=False).eval()(x)
+    assert signed.min() < 0  # (a BCE logit after scaling)

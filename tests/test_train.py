@@ -31,7 +31,13 @@ def test_a_config_trains_what_its_task_says(tmp_path):
     assert (cfg.data.format, cfg.model.kind) == ("fer2013", "esr")
     for body, needle in [("task: expression\ndata: {root: .}\nmodel: {kind: mefarg}", "not fer2013 with mefarg"),
                          ("task: au-presence\ndata: {format: fer2013, root: .}", "not fer2013 with mefarg"),
-                         ("data: {root: ., only_folds: [7]}", "only_folds must lie in 0..4")]:
+                         ("data: {root: ., only_folds: [7]}", "only_folds must lie in 0..4"),
+                         ("data: {root: ., only_folds: []}", "only_folds: List should have at least 1"),
+                         ("data: {root: ., aus: []}", "data.aus: List should have at least 1"),
+                         ("data: {root: ., aus: [4, 4, 7]}", "lists an AU twice"),
+                         ("seed: -1\ndata: {root: .}", "seed: Input should be greater than or equal to 0"),
+                         ("export_full: true\nmodel: {kind: hog-linear}\ndata: {root: .}", "not exported"),
+                         ("data: {root: .", r"not valid YAML \(line 3, column 1\)")]:
         p.write_text(f"name: x\n{body}\n")
         with pytest.raises(InputError, match=needle):
             load_config(p)
@@ -309,3 +315,48 @@ def test_guided_training_runs_with_either_augmentation(augment):
     before = model.state_dict()["base.net.0.0.weight"].clone()
     fit_esr(model, images, labels, cfg, landmarks=landmarks, label_names=LABELS)
     assert not torch.equal(before, model.state_dict()["base.net.0.0.weight"])
+
+
+@pytest.mark.data
+@pytest.mark.slow
+def test_a_resumed_cross_validation_equals_an_uninterrupted_one(tmp_path):
+    """Each fold's weights come from the random state the previous fold left; a run resumed after
+    fold 0 (a new process: the state is restored from fold0_rng.pt) must draw the same."""
+    from pyfacs.train.runner import run
+
+    shared_path("data", "ckplus48")
+    cfg = load_config(Path(__file__).resolve().parents[1] / "configs" / "smoke" / "mefarg_ckplus_smoke.yaml")
+    cfg.data.only_folds, cfg.optim.epochs = [0, 1], 1
+    whole = run(cfg, tmp_path / "r")
+    for f in ("fold1_pred.npy", "fold1_rng.pt", "fold1.ckpt", "metrics.json"):
+        (tmp_path / "r" / f).unlink()
+    assert json.dumps(run(cfg, tmp_path / "r")) == json.dumps(whole)
+
+
+def test_a_run_refused_before_training_leaves_nothing_and_a_changed_input_is_refused(tmp_path):
+    from pyfacs.train.runner import _check_same_inputs, run
+
+    p = tmp_path / "c.yaml"
+    p.write_text("name: x\ndata: {root: missing_folder}\nmodel: {kind: hog-linear}\n")
+    with pytest.raises(InputError):
+        run(load_config(p), tmp_path / "run")
+    assert not (tmp_path / "run").exists()  # the corrected config may use the same run directory
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "provenance.json").write_text(json.dumps({"data_fingerprint": "a", "cfg_sha256": "b"}))
+    _check_same_inputs(tmp_path / "old", {"data_fingerprint": "a", "cfg_sha256": "b"})  # the same: resumes
+    with pytest.raises(InputError, match="the model.cfg file changed"):
+        _check_same_inputs(tmp_path / "old", {"data_fingerprint": "a", "cfg_sha256": "c"})
+    with pytest.raises(InputError, match="the data changed"):
+        _check_same_inputs(tmp_path / "old", {"data_fingerprint": "z", "cfg_sha256": "b"})
+
+
+def test_an_audetnet_config_takes_its_recipe_from_the_cfg_file(tmp_path):
+    cfg_text = (Path(__file__).resolve().parents[1] / "configs" / "au" / "audetnet_ckplus.cfg").read_text()
+    assert "max_epochs=30" in cfg_text
+    (tmp_path / "a.cfg").write_text(cfg_text.replace("max_epochs=30", "max_epochs=7"))
+    p = tmp_path / "c.yaml"
+    p.write_text("name: x\ndata: {root: .}\nmodel: {kind: audetnet, cfg: a.cfg}\n")
+    assert load_config(p).optim.epochs == 7  # the cfg's max_epochs, written into the resolved config
+    p.write_text(p.read_text() + "optim: {epochs: 2, lr: 0.1}\n")
+    with pytest.raises(InputError, match="optim.lr: AUDetNet takes its training settings"):
+        load_config(p)

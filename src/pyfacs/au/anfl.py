@@ -16,6 +16,10 @@ from torch import nn
 MAIN_AUS = (1, 2, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 22, 23, 24, 25, 26, 27, 32, 38, 39)
 SUB_AUS = (1, 2, 4, 6, 10, 12, 14)
 SUB_LABELS = tuple(f"{side}AU{au}" for au in SUB_AUS for side in ("L", "R"))
+# the main node each pair of sub nodes reads, as OpenGraphAU's code has it (its sub_list
+# [0, 1, 2, 4, 7, 8, 11]): the "L12/R12" pair reads AU11's node (its own label names that pair
+# "nasolabial deepener", AU11's name), so checkpoints trained that way must be read that way
+SUB_NODE_AUS = (1, 2, 4, 6, 10, 11, 14)
 MAIN_LABELS = tuple(f"AU{au}" for au in MAIN_AUS)
 
 
@@ -86,11 +90,18 @@ class FacialGraphGenerator(nn.Module):
     """GNN over the main AU nodes, then similarity-calculating (SC) layers (eq. 2): the activation of
     AU i is the cosine similarity of its node feature with a learned vector s_i. Each sub node
     (left/right of AUs 1, 2, 4, 6, 10, 12, 14) compares its main AU's node feature with its own
-    vector. SC vectors use Glorot (Xavier) uniform initialisation."""
+    vector. SC vectors use Glorot (Xavier) uniform initialisation.
 
-    def __init__(self, in_features: int, n_main_nodes: int = 27, n_sub_nodes: int = 14, n_neighbors: int = 4):
+    ``nonnegative_sc`` (OpenGraphAU's and mexca's behaviour): the SC vectors pass a ReLU before the
+    cosine; with the ReLU'd node features that puts every activation in [0, 1], which OpenGraphAU
+    reads as the AU's probability. Off, activations span [-1, 1] and serve as logits after scaling
+    (how pyfacs trains MEFARG with BCE)."""
+
+    def __init__(self, in_features: int, n_main_nodes: int = 27, n_sub_nodes: int = 14, n_neighbors: int = 4,
+                 *, nonnegative_sc: bool = True):
         super().__init__()
         self.n_main_nodes, self.n_sub_nodes = n_main_nodes, n_sub_nodes
+        self.nonnegative_sc = nonnegative_sc
         self.gnn = GNN(in_features, n_main_nodes, n_neighbors)
         self.main_sc = nn.Parameter(torch.empty(n_main_nodes, in_features))
         nn.init.xavier_uniform_(self.main_sc)
@@ -100,26 +111,31 @@ class FacialGraphGenerator(nn.Module):
                                  "(or n_sub_nodes=0 for another AU set)")
             self.sub_sc = nn.Parameter(torch.empty(n_sub_nodes, in_features))
             nn.init.xavier_uniform_(self.sub_sc)
-            idx = [MAIN_AUS.index(au) for au in SUB_AUS for _ in range(2)]
+            idx = [MAIN_AUS.index(au) for au in SUB_NODE_AUS for _ in range(2)]
             self.register_buffer("sub_index", torch.tensor(idx), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, n_main, C) → (B, n_main + n_sub)
+        def sc(v: torch.Tensor) -> torch.Tensor:
+            return F.normalize(F.relu(v) if self.nonnegative_sc else v, dim=-1)
+
         f = F.normalize(F.relu(self.gnn(x)), dim=-1)
-        main = (f * F.normalize(self.main_sc, dim=-1)).sum(-1)
+        main = (f * sc(self.main_sc)).sum(-1)
         if not self.n_sub_nodes:
             return main
-        sub = (f[:, self.sub_index] * F.normalize(self.sub_sc, dim=-1)).sum(-1)
+        sub = (f[:, self.sub_index] * sc(self.sub_sc)).sum(-1)
         return torch.cat([main, sub], 1)
 
 
 class ANFL(nn.Module):
-    """Face representation → AU activations (cosine similarities in [-1, 1]; use them as logits
-    after scaling, or threshold at 0.5 after (x + 1) / 2 as OpenGraphAU does)."""
+    """Face representation → AU activations: cosine similarities, in [0, 1] with ``nonnegative_sc``
+    (the default, as OpenGraphAU: read them as probabilities, threshold 0.5), else in [-1, 1] (use
+    them as logits after scaling)."""
 
-    def __init__(self, in_features: int, n_main_aus: int = 27, n_sub_aus: int = 14, n_neighbors: int = 4):
+    def __init__(self, in_features: int, n_main_aus: int = 27, n_sub_aus: int = 14, n_neighbors: int = 4,
+                 *, nonnegative_sc: bool = True):
         super().__init__()
         self.afg = AUFeatureGenerator(in_features, n_main_aus)
-        self.fgg = FacialGraphGenerator(in_features, n_main_aus, n_sub_aus, n_neighbors)
+        self.fgg = FacialGraphGenerator(in_features, n_main_aus, n_sub_aus, n_neighbors, nonnegative_sc=nonnegative_sc)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fgg(self.afg(x))
@@ -145,12 +161,15 @@ class LinearBlock(nn.Module):
 class MEFARG(nn.Module):
     """Backbone (ResNet written here) → tokens (B, HW, C) → linear reduction → ANFL → AU logits.
 
-    Logits are the ANFL cosine similarities times ``scale`` (a temperature so that BCE can reach
-    confident probabilities); ``torch.sigmoid(logits)`` gives presence probabilities."""
+    The outputs are the ANFL cosine similarities times ``scale``. OpenGraphAU's layout
+    (``nonnegative_sc``, ``scale=1``): probabilities in [0, 1]. pyfacs's training
+    (``nonnegative_sc=False``, ``scale`` a temperature so that BCE can reach confident
+    probabilities): logits, ``torch.sigmoid(logits)`` gives presence probabilities."""
 
     def __init__(self, *, arch: str = "resnet18", n_main_aus: int = 27, n_sub_aus: int = 14,
                  n_neighbors: int = 4, in_chans: int = 3, width: int = 64, small_input: bool = False,
-                 reduce_to: int | None = None, scale: float = 10.0, global_bn: bool = False):
+                 reduce_to: int | None = None, scale: float = 10.0, global_bn: bool = False,
+                 nonnegative_sc: bool = True):
         super().__init__()
         from pyfacs.nn.resnet import ResNet
 
@@ -158,7 +177,7 @@ class MEFARG(nn.Module):
         c = self.backbone.num_features
         self.reduce_to = reduce_to or c // 4
         self.global_linear = LinearBlock(c, self.reduce_to, bn=global_bn)
-        self.head = ANFL(self.reduce_to, n_main_aus, n_sub_aus, n_neighbors)
+        self.head = ANFL(self.reduce_to, n_main_aus, n_sub_aus, n_neighbors, nonnegative_sc=nonnegative_sc)
         self.scale = scale
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -173,8 +192,9 @@ def load_opengraphau_checkpoint(path_or_state, *, arch: str = "resnet50", scale:
     names, no ``fc``); ``global_linear.{fc,bn}`` unchanged; ``head.main_class_linears.<i>.{fc,bn}``
     (one Linear(C, C) + BN per AU) stacked into ``head.afg.{fc,bn}``; ``head.gnn.*`` →
     ``head.fgg.gnn.*``; ``head.main_sc`` / ``head.sub_sc`` → ``head.fgg.main_sc`` / ``sub_sc``.
-    ``scale=1`` keeps their outputs (cosine similarities; their probability is (x + 1) / 2 … or use
-    sigmoid on scaled logits as pyfacs does)."""
+    ``scale=1`` keeps their outputs: the cosine similarities of ReLU'd features and SC vectors, in
+    [0, 1], which OpenGraphAU reports as the AUs' probabilities (41: the 27 main AUs, then
+    :data:`SUB_LABELS`)."""
     state = torch.load(path_or_state, map_location="cpu", weights_only=True) if not isinstance(path_or_state, dict) \
         else path_or_state
     state = state.get("state_dict", state)

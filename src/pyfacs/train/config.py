@@ -17,9 +17,9 @@ class DataConfig(_Strict):
     format: Literal["ckplus", "fer2013", "video-labels"] = "ckplus"
     root: str | None = Field(None, description="dataset folder (ckplus, fer2013); relative paths are relative "
                              "to the config file")
-    aus: list[int] = [1, 2, 4, 5, 6, 7, 12, 17, 25, 27]
+    aus: list[int] = Field([1, 2, 4, 5, 6, 7, 12, 17, 25, 27], min_length=1)
     folds: int = Field(5, ge=2, description="subject-independent cross-validation folds")
-    only_folds: list[int] | None = Field(None, description="run just these folds (smoke configs)")
+    only_folds: list[int] | None = Field(None, min_length=1, description="run just these folds (smoke configs)")
     limit: int | None = Field(None, ge=1, description="use only the first N images (video-labels: frames) (smoke configs)")
     val_limit: int | None = Field(None, ge=1, description="fer2013: only the first N validation images")
     video: str | None = Field(None, description="video-labels: the video (relative to the config file)")
@@ -88,7 +88,7 @@ class OptimConfig(_Strict):
 class TrainConfig(_Strict):
     name: str
     task: Literal["au-presence", "expression", "au-sequence"] = "au-presence"
-    seed: int = 0
+    seed: int = Field(0, ge=0, lt=2**32)
     threads: int = Field(2, ge=1, description="CPU threads: fixed, so that runs repeat exactly")
     device: Literal["auto", "cpu", "cuda"] = Field(
         "auto", description="auto: a CUDA GPU when one is present (expression training), else the CPU")
@@ -116,7 +116,9 @@ def load_config(path: str | Path, *, seed: int | None = None) -> TrainConfig:
         raw = yaml.safe_load(path.read_text()) or {}
         cfg = TrainConfig.model_validate(raw)
     except yaml.YAMLError as exc:
-        raise InputError(f"{path} is not valid YAML: {exc}") from None
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        raise InputError(f"{path} is not valid YAML{where}: {getattr(exc, 'problem', None) or exc}") from None
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
@@ -158,6 +160,28 @@ def load_config(path: str | Path, *, seed: int | None = None) -> TrainConfig:
     if cfg.optim.schedule == "swa" and cfg.optim.min_lr >= cfg.optim.lr:
         raise InputError(f"{path}: optim.min_lr ({cfg.optim.min_lr}) must be below optim.lr ({cfg.optim.lr}): "
                          "each swa cycle anneals from lr down to min_lr")
+    if cfg.model.kind == "audetnet":
+        _audetnet_epochs(cfg, path)
+    if len(set(cfg.data.aus)) != len(cfg.data.aus):
+        raise InputError(f"{path}: data.aus lists an AU twice: {cfg.data.aus}")
+    if cfg.export_full and cfg.model.kind == "hog-linear":
+        raise InputError(f"{path}: export_full: hog-linear is a baseline and is not exported; drop export_full")
     if seed is not None:
+        if not 0 <= seed < 2**32:
+            raise InputError(f"--seed must lie in 0..2**32-1, not {seed}")
         cfg.seed = seed
     return cfg
+
+
+def _audetnet_epochs(cfg: TrainConfig, path: Path) -> None:
+    """AUDetNet's recipe is its cfg file's [training_options]: of ``optim`` only ``epochs`` applies
+    (else the cfg's ``max_epochs``, written into the resolved config so that it reproduces)."""
+    fields = OptimConfig.model_fields
+    if changed := [k for k in fields if k != "epochs" and getattr(cfg.optim, k) != fields[k].default]:
+        raise InputError(f"{path}: optim.{changed[0]}: AUDetNet takes its training settings from model.cfg's "
+                         "[training_options]; set them there (of optim, only epochs applies)")
+    if "epochs" not in cfg.optim.model_fields_set:
+        from pyfacs.au.audetnet.cfg import load_cfg  # (its errors are InputErrors naming file:line)
+
+        general = load_cfg(cfg.model.cfg).sections["General"]
+        cfg.optim.epochs = int(general[0].options.get("max_epochs", 1))

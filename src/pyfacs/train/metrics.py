@@ -15,7 +15,8 @@ def presence_metrics(y: np.ndarray, prob: np.ndarray, labels: list[str], thresho
         per[name] = {
             "f1": float(f1_score(yj, pred[:, j], zero_division=0)),
             "accuracy": float(accuracy_score(yj, pred[:, j])),
-            "auc": float(roc_auc_score(yj, prob[:, j])) if 0 < yj.sum() < len(yj) else float("nan"),
+            # one class only: AUC is undefined (null in metrics.json, which has no NaN)
+            "auc": float(roc_auc_score(yj, prob[:, j])) if 0 < yj.sum() < len(yj) else None,
             "positives": int(yj.sum()),
         }
     return {"per_au": per, "mean_f1": float(np.mean([v["f1"] for v in per.values()])),

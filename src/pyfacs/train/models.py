@@ -12,8 +12,9 @@ from pyfacs.train.config import ModelConfig, OptimConfig
 def build_mefarg(cfg: ModelConfig, n_aus: int) -> nn.Module:
     from pyfacs.au.anfl import MEFARG
 
+    # signed cosines: scaled, they are BCE logits (OpenGraphAU's [0, 1] activations cannot go below 0.5)
     return MEFARG(arch=cfg.arch, n_main_aus=n_aus, n_sub_aus=0, n_neighbors=min(cfg.n_neighbors, n_aus),
-                  in_chans=1, width=cfg.width, small_input=True)
+                  in_chans=1, width=cfg.width, small_input=True, nonnegative_sc=False)
 
 
 def fit_mefarg(model: nn.Module, images: np.ndarray, labels: np.ndarray, optim: OptimConfig, seed: int,
@@ -30,6 +31,8 @@ def fit_mefarg(model: nn.Module, images: np.ndarray, labels: np.ndarray, optim: 
         opt.load_state_dict(state["opt"])
         sched.load_state_dict(state["sched"])
         gen.set_state(state["gen"])
+        if "rng" in state:  # dropout draws from the global generator: resume it where it was
+            torch.set_rng_state(state["rng"])
     for epoch in range(start_epoch, optim.epochs):
         model.train()
         order = torch.randperm(len(x), generator=gen)
@@ -44,7 +47,7 @@ def fit_mefarg(model: nn.Module, images: np.ndarray, labels: np.ndarray, optim: 
         sched.step()
         if on_epoch:
             on_epoch(epoch, {"model": model.state_dict(), "opt": opt.state_dict(),
-                             "sched": sched.state_dict(), "gen": gen.get_state()})
+                             "sched": sched.state_dict(), "gen": gen.get_state(), "rng": torch.get_rng_state()})
     return model
 
 
@@ -109,11 +112,9 @@ def fit_audetnet(cfg, images: np.ndarray, labels: np.ndarray) -> AUDetNetPredict
     from pyfacs.au.audetnet import build_from_cfg
     from pyfacs.au.audetnet.train import train_audetnet
 
-    nets = build_from_cfg(cfg.model.cfg, image_size=cfg.model.input_size)
+    nets = build_from_cfg(cfg.model.cfg, image_size=cfg.model.input_size, n_aus=labels.shape[1])
     x = np.repeat(images.astype(np.float32)[:, None] / 255.0, nets.image_shape[0], axis=1)
-    train_audetnet(nets, x, labels, seed=cfg.seed, epochs=cfg.optim.epochs)
-    if nets.loss.get("au_regression_loss_function") == "MSE":
-        raise NotImplementedError("pyfacs trains AUDetNet for presence (BCEWithLogits) only")
+    train_audetnet(nets, x, labels, seed=cfg.seed, epochs=cfg.optim.epochs)  # (load_config: the cfg's by default)
     return AUDetNetPredictor(nets).eval()
 
 

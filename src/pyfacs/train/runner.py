@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pyfacs.errors import require_extra
+from pyfacs.errors import InputError, require_extra
 from pyfacs.train.budget import deadline_in, epoch_saver
 from pyfacs.train.config import TrainConfig
 
@@ -59,8 +59,6 @@ def _distributed(torch, cfg: TrainConfig) -> int:
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
         return 0
     if cfg.task != "au-sequence":
-        from pyfacs.errors import InputError
-
         raise InputError(f"training under torchrun is implemented for au-sequence configs, not {cfg.task}")
     import torch.distributed as dist
 
@@ -74,6 +72,9 @@ def run(cfg: TrainConfig, run_dir: str | Path, *, minutes: float | None = None) 
     each epoch (expression, MEFARG) stop with :class:`TrainingPaused` at the end of the epoch in which
     the time runs out; the same call resumes them."""
     torch = require_extra("torch", "train")
+    if minutes is not None and (cfg.task == "au-sequence" or cfg.model.kind in ("hog-linear", "audetnet")):
+        log.warning("--minutes is ignored: %s runs have no per-epoch checkpoint and run to the end",
+                    cfg.task if cfg.task == "au-sequence" else cfg.model.kind)
     deadline = deadline_in(minutes)
     if _distributed(torch, cfg) > 0:  # under torchrun, only the first process writes the run dir
         import tempfile
@@ -87,8 +88,6 @@ def _check_run_dir(run_dir: Path, cfg: TrainConfig) -> None:
     """A run directory resumes only the config it was started with: another one would mix two
     trainings' checkpoints (or fail on their shapes) and overwrite the config that reproduces it."""
     import yaml
-
-    from pyfacs.errors import InputError
 
     if run_dir.exists() and not run_dir.is_dir():
         raise InputError(f"--run-dir {run_dir} is a file; name a folder")
@@ -118,13 +117,26 @@ def _flat(d: dict, prefix: str = "") -> dict:
 def _run(cfg: TrainConfig, run_dir: Path, torch, deadline: float | None = None) -> dict:
     import yaml
 
+    _check_run_dir(run_dir, cfg)
+    fresh = not (run_dir / "config.yaml").is_file()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(), sort_keys=False))
+    try:
+        return _train(cfg, run_dir, torch, deadline)
+    except InputError:
+        # a run refused before it trained anything leaves nothing behind to block the corrected one
+        if fresh and {f.name for f in run_dir.iterdir()} <= {"config.yaml", "provenance.json"}:
+            for f in list(run_dir.iterdir()):
+                f.unlink()
+            run_dir.rmdir()
+        raise
+
+
+def _train(cfg: TrainConfig, run_dir: Path, torch, deadline: float | None) -> dict:
     from pyfacs.data.ckplus import subject_folds
     from pyfacs.train.data import prepare
     from pyfacs.train.metrics import presence_metrics
 
-    _check_run_dir(run_dir, cfg)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(), sort_keys=False))
     _determinism(cfg)
     if cfg.task == "au-sequence":
         from pyfacs.train.sequence import run_sequence
@@ -136,19 +148,22 @@ def _run(cfg: TrainConfig, run_dir: Path, torch, deadline: float | None = None) 
         return run_expression(cfg, run_dir, {"git_commit": _git_commit(), "versions": _versions(),
                                              "data_root": cfg.data.root}, deadline)
     data = prepare(cfg.data, cfg.model.input_size)
-    (run_dir / "provenance.json").write_text(json.dumps({
-        "git_commit": _git_commit(), "versions": _versions(), "data_fingerprint": data.fingerprint,
-        "data_root": cfg.data.root, "n_images": len(data.images), "n_subjects": len(set(data.subjects)),
-    }, indent=2))
-    if len(set(data.subjects)) < cfg.data.folds:
-        from pyfacs.errors import InputError
+    provenance = {"git_commit": _git_commit(), "versions": _versions(), "data_fingerprint": data.fingerprint,
+                  "data_root": cfg.data.root, "n_images": len(data.images), "n_subjects": len(set(data.subjects))}
+    if cfg.model.cfg is not None:  # the network is described there: an edit is a change of config
+        from pyfacs.models.hub import sha256_of
 
+        provenance["cfg_sha256"] = sha256_of(Path(cfg.model.cfg))
+    _check_same_inputs(run_dir, provenance)
+    (run_dir / "provenance.json").write_text(json.dumps(provenance, indent=2))
+    if len(set(data.subjects)) < cfg.data.folds:
         raise InputError(f"{len(set(data.subjects))} subjects cannot make {cfg.data.folds} subject-independent folds: "
                          "raise data.limit or lower data.folds")
     folds = subject_folds(data.subjects, cfg.data.folds, cfg.seed)
     wanted = cfg.data.only_folds if cfg.data.only_folds is not None else range(cfg.data.folds)
     oof = np.full(data.labels.shape, np.nan, np.float32)
     fold_f1 = {}
+    previous = None
     for k in wanted:
         pred_file = run_dir / f"fold{k}_pred.npy"
         test = folds[k]
@@ -156,8 +171,15 @@ def _run(cfg: TrainConfig, run_dir: Path, torch, deadline: float | None = None) 
         if pred_file.is_file():  # resumed: this fold is done
             oof[test] = np.load(pred_file)
         else:
+            if previous is not None:  # start from the random state an uninterrupted run has here
+                _restore_random_state(torch, run_dir / f"fold{previous}_rng.pt")
             oof[test] = _fit_predict(cfg, data, train, test, run_dir / f"fold{k}.ckpt", torch, deadline)
+            if not np.isfinite(oof[test]).all():
+                raise InputError(f"fold {k} diverged (its predictions are not numbers): lower optim.lr")
             np.save(pred_file, oof[test])
+            torch.save({"torch": torch.get_rng_state(), "numpy": np.random.get_state()},
+                       run_dir / f"fold{k}_rng.pt")
+        previous = k
         fold_f1[str(k)] = presence_metrics(data.labels[test], oof[test], data.label_names)["mean_f1"]
     done = ~np.isnan(oof[:, 0])
     metrics = {"name": cfg.name, "seed": cfg.seed, "model": cfg.model.kind,
@@ -166,6 +188,33 @@ def _run(cfg: TrainConfig, run_dir: Path, torch, deadline: float | None = None) 
     if cfg.export_full:
         _final_model(cfg, data, run_dir, torch)
     return metrics
+
+
+def _restore_random_state(torch, path: Path) -> None:
+    """The global random state saved when the previous fold ended: each fold's weights are drawn
+    from it, so a resumed run draws what an uninterrupted one draws."""
+    if not path.is_file():  # (a run directory from before these files were kept)
+        log.warning("%s is missing: the folds still to run may differ from an uninterrupted run's", path.name)
+        return
+    saved = torch.load(path, weights_only=False)
+    torch.set_rng_state(saved["torch"])
+    np.random.set_state(saved["numpy"])
+
+
+def _check_same_inputs(run_dir: Path, provenance: dict) -> None:
+    """A resumed run must see the data and network description its finished folds saw."""
+    old_file = run_dir / "provenance.json"
+    if not old_file.is_file():
+        return
+    try:
+        old = json.loads(old_file.read_text())
+    except ValueError:
+        return  # (damaged: rewritten below)
+    for key, what in (("data_fingerprint", "the data"), ("cfg_sha256", "the model.cfg file")):
+        if key in old and old[key] != provenance.get(key):
+            raise InputError(f"{run_dir} was trained on other inputs: {what} changed since ({key} "
+                             f"{str(old[key])[:12]}... there, {str(provenance.get(key))[:12]}... now); "
+                             "use another --run-dir, or delete that one to start over")
 
 
 def _fit_predict(cfg, data, train, test, ckpt: Path, torch, deadline: float | None = None) -> np.ndarray:
