@@ -66,38 +66,32 @@ def _bool(v: str) -> bool:
 _bool.__name__ = "True/False or 1/0"
 
 
+def _checked(parse, desc: str, ok):
+    """A converter: ``parse`` the text, then require ``ok`` of the value; either failing is "expected <desc>"."""
+    @_named(desc)
+    def f(v: str):
+        try:
+            x = parse(v)
+        except ValueError:
+            raise ValueError(f"expected {desc}") from None
+        if not ok(x):
+            raise ValueError(f"expected {desc}")
+        return x
+    return f
+
+
 def _int(lo: int | None = None, hi: int | None = None, why: str = ""):
     desc = "an integer" + (f" in {lo}..{hi}" if lo is not None and hi is not None
                            else f" >= {lo}" if lo is not None else "")
     desc += f" ({why})" if why else ""
-
-    @_named(desc)
-    def f(v: str) -> int:
-        try:
-            x = int(v)
-        except ValueError:
-            raise ValueError(f"expected {desc}") from None
-        if (lo is not None and x < lo) or (hi is not None and x > hi):
-            raise ValueError(f"expected {desc}")
-        return x
-    return f
+    return _checked(int, desc, lambda x: (lo is None or x >= lo) and (hi is None or x <= hi))
 
 
 def _float(lo: float | None = None, *, strict: bool = False, below: float | None = None):
     desc = "a number" + (f" {'>' if strict else '>='} {lo:g}" if lo is not None else "") \
         + (f" and < {below:g}" if below is not None else "")
-
-    @_named(desc)
-    def f(v: str) -> float:
-        try:
-            x = float(v)
-        except ValueError:
-            raise ValueError(f"expected {desc}") from None
-        if not math.isfinite(x) or (lo is not None and (x <= lo if strict else x < lo)) \
-                or (below is not None and x >= below):
-            raise ValueError(f"expected {desc}")
-        return x
-    return f
+    return _checked(float, desc, lambda x: math.isfinite(x) and (lo is None or (x > lo if strict else x >= lo))
+                    and (below is None or x < below))
 
 
 def _list(conv, what: str):
