@@ -121,8 +121,8 @@ class Analyzer:
         self._next_index = 0
 
     def faces(self, rgb: np.ndarray, *, still: bool = False, index: int | None = None) -> list[Face]:
-        """Faces in one RGB uint8 frame (H, W, 3) (or a PIL image); ``index`` is the frame number within its source
-        (default: one more than the last call's). In a live stream a new person's ``face_id`` is
+        """Faces in one RGB uint8 frame (H, W, 3) or PIL image; ``index`` is the frame number within
+        its source (default: one more than the last call's). In a live stream a new person's ``face_id`` is
         provisional for 15 frames; ``self.identities.final_id(face_id)`` gives the settled one."""
         index = self._next_index if index is None else index
         self._next_index = index + 1
@@ -469,13 +469,10 @@ def analyze(inputs: str | Path | Iterable[str | Path], *, output: str | Path | N
     they are the only input; with several inputs they are logged and skipped."""
     if isinstance(inputs, (str, Path)):
         inputs = [inputs]
-    elif not isinstance(inputs, Iterable) or isinstance(inputs, np.ndarray):
-        raise InputError(f"analyze takes paths (files, folders, globs), not a {type(inputs).__name__}; "
-                         f"for an image in memory use pyfacs.Analyzer().faces(rgb_array)")
-    inputs = list(inputs)
+    inputs = list(inputs) if isinstance(inputs, Iterable) and not isinstance(inputs, np.ndarray) else [inputs]
     if bad := [i for i in inputs if not isinstance(i, (str, Path))]:
         raise InputError(f"analyze takes paths (files, folders, globs), not a {type(bad[0]).__name__}; "
-                         f"for an image in memory use pyfacs.Analyzer().faces(rgb_array)")
+                         f"for an image in memory use pyfacs.Analyzer().frame_table(rgb_array)")
     if output is not None:
         from pyfacs.io.sinks import check_output_path
 
