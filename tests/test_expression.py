@@ -10,6 +10,14 @@ from pyfacs.expression.esr import ESR, diversity_loss  # noqa: E402
 from pyfacs.expression.learner import FacialEmotionLearner  # noqa: E402
 
 
+def _real_faces() -> bool:
+    try:
+        shared_path("data", "fer2013")
+        return True
+    except pytest.skip.Exception:
+        return False
+
+
 def _subset():
     """64 FER2013 validation faces when ../shared is there, else structured noise."""
     try:
@@ -51,7 +59,7 @@ def test_learner_api_end_to_end(tmp_path, diversify):
     onnx_cats, onnx_va = learner.infer(x[:4])
     assert [c.prediction for c in onnx_cats] == [c.prediction for c in torch_cats]
     assert np.allclose([c.confidence for c in onnx_cats], [c.confidence for c in torch_cats], atol=1e-4)
-    assert torch.allclose(onnx_va, torch_va, atol=1e-4)
+    assert torch.allclose(onnx_va, torch_va, atol=1e-4, equal_nan=True)  # NaN: no valence/arousal was taught
     folder = learner.save(state_dicts=learner.model.to_state_dict(), base_path_to_save_model=tmp_path / "saved")
     assert folder == tmp_path / "saved" and (folder / "esr_9.onnx").is_file() and (folder / "esr_9.json").is_file()
     other = FacialEmotionLearner(device="cpu", temp_path=tmp_path / "tmp2")
@@ -69,7 +77,7 @@ def test_learner_pretrained_download_load_infer(tmp_path):
     learner.load(path_to_saved_network=learner.download(mode="pretrained"))
     cats, va = learner.infer(x)
     predicted = np.array([c.prediction for c in cats])
-    if not isinstance(y, np.ndarray) or len(set(y)) > 1:  # real faces: the shipped model is right on most
+    if _real_faces():  # the shipped model is right on most (on _subset's noise stand-in: chance)
         assert (predicted == y).mean() > 0.5
     import cv2
 
@@ -193,14 +201,80 @@ def test_the_default_head_is_the_int8_export_of_its_shipped_esr5_weights():
     assert (got.argmax(1) == ref.argmax(1)).mean() >= 0.97
 
 
-def test_explain_writes_the_attention_beside_the_au_cues(tmp_path, astronaut):
+@pytest.mark.parametrize("method", ["gradcam", "cam"])
+def test_explain_writes_the_attention_beside_the_au_cues(tmp_path, astronaut, method):
     from PIL import Image
 
     from pyfacs.expression.explain import explain
 
     Image.fromarray(astronaut).save(tmp_path / "a.png")
-    res = explain(tmp_path / "a.png", tmp_path / "explain.png", method="gradcam")
+    res = explain(tmp_path / "a.png", tmp_path / "explain.png", method=method)
     out = np.asarray(Image.open(tmp_path / "explain.png"))
     assert res["label"] == "happy" and 0 < res["probability"] <= 1  # the astronaut smiles
     assert -1 <= res["cosine"] <= 1 and 0 <= res["top_in_au_regions"] <= 1
     assert out.ndim == 3 and out.shape[1] > out.shape[0] and out.std() > 10  # three panels, not blank
+
+
+def test_expression_dataset_files_give_one_line_errors(tmp_path):
+    """Damaged FER2013 folders and CSVs, FER+ and RAF-DB files: an InputError naming the file (and row)."""
+    from PIL import Image
+
+    from pyfacs.data.expression_lists import FERPLUS_LABELS, read_ferplus, read_rafdb
+    from pyfacs.data.fer2013 import load_fer2013_csv, load_fer2013_folder
+    from pyfacs.errors import InputError
+
+    root = tmp_path / "fer"
+    (root / "val" / "happy").mkdir(parents=True)
+    Image.fromarray(np.zeros((48, 48), np.uint8)).save(root / "val" / "happy" / "a.png")
+    Image.fromarray(np.zeros((64, 64), np.uint8)).save(root / "val" / "happy" / "big.png")
+    (root / "val" / "happy" / "junk.png").write_bytes(b"not an image")
+
+    def labels(*rows):
+        (root / "labels.csv").write_text("path,emotion,fer2013_label,usage\n" + "".join(f"{r}\n" for r in rows))
+
+    labels("val/happy/a.png,happy,3,PublicTest")
+    assert load_fer2013_folder(root, "val")[1].tolist() == [3]
+    for rows, msg in ((["val/happy/big.png,happy,3,PublicTest"], "big.png is 64×64"),
+                      (["val/happy/junk.png,happy,3,PublicTest"], "junk.png cannot be read"),
+                      (["val/happy/gone.png,happy,3,PublicTest"], "gone.png cannot be read"),
+                      (["val/happy/a.png,happy,9,PublicTest"], "label 9 in data row 1"),
+                      (["val/happy/a.png,happy,3,Training"], "no PublicTest rows")):
+        labels(*rows)
+        with pytest.raises(InputError, match=msg):
+            load_fer2013_folder(root, "val")
+    csv = tmp_path / "fer2013.csv"
+    for pixels, emotion, msg in (("1 2 3", 0, "data row 2: pixels must be 2304"), ("", 0, "pixels must be"),
+                                 (" ".join(["300"] * 2304), 0, "0-255"), (" ".join(["1"] * 2304), 12, "label 12")):
+        csv.write_text(f"emotion,pixels,Usage\n0,{' '.join(['0'] * 2304)},Training\n{emotion},{pixels},Training\n")
+        with pytest.raises(InputError, match=msg):
+            load_fer2013_csv(csv)
+    with pytest.raises(InputError, match="does not exist"):
+        load_fer2013_csv(tmp_path / "missing.csv")
+    plus = tmp_path / "fer2013new.csv"
+    plus.write_text("Usage,Image name,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,NF\n"
+                    "Training,fer0000000.png,0,10,0,0,0,0,0,0,0,0\n"
+                    "Training,fer0000001.png,0,x,0,0,0,0,0,0,0,0\n")
+    with pytest.raises(InputError, match="data row 2: vote 'happiness' is 'x'"):
+        read_ferplus(plus)
+    assert FERPLUS_LABELS[1] == "happy"  # pyfacs's class names, not the file's
+    with pytest.raises(InputError, match="does not exist"):
+        read_ferplus(tmp_path / "missing.csv")
+    (tmp_path / "raf.txt").write_text("train_00001.jpg 5\n00002.jpg 3\n")
+    with pytest.raises(InputError, match="raf.txt:2: 00002.jpg does not start with train_ or test_"):
+        read_rafdb(tmp_path / "raf.txt")
+    (tmp_path / "raf.txt").write_bytes(b"\xff\xfe\x00bad")
+    with pytest.raises(InputError, match="not a readable RAF-DB"):
+        read_rafdb(tmp_path / "raf.txt")
+
+
+def test_explain_checks_its_output_before_the_work(tmp_path, astronaut):
+    from PIL import Image
+
+    from pyfacs.errors import InputError
+    from pyfacs.expression.explain import explain
+
+    Image.fromarray(astronaut).save(tmp_path / "a.png")
+    with pytest.raises(InputError, match="cannot be written"):
+        explain(tmp_path / "a.png", "/sys/pyfacs-explain.png")
+    with pytest.raises(InputError, match="is a folder; give an image file"):
+        explain(tmp_path, tmp_path / "e.png")

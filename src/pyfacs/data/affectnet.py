@@ -12,7 +12,7 @@ import numpy as np
 
 from pyfacs.errors import InputError
 
-LABELS = ("neutral", "happy", "sad", "surprise", "fear", "disgust", "anger", "contempt")
+LABELS = ("neutral", "happy", "sad", "surprise", "fear", "disgust", "angry", "contempt")  # pyfacs's names
 _NAME = re.compile(r"^(?P<id>\d+)[s_](?P<emo>\d+)[s_](?P<val>-?\d+)[s_](?P<aro>-?\d+)\.(jpg|jpeg|png)$", re.I)
 
 

@@ -5,6 +5,8 @@
   whose top vote is unknown/NF or tied.
 * RAF-DB basic (``list_patition_label.txt``): ``train_00001.jpg 5`` lines, labels 1-7 = surprise,
   fear, disgust, happiness, sadness, anger, neutral; the split is the name's prefix.
+
+The class names are pyfacs's (FER2013's: angry, happy, sad, ...), whatever the file calls them.
 """
 from __future__ import annotations
 
@@ -15,18 +17,29 @@ import pandas as pd
 
 from pyfacs.errors import InputError
 
-FERPLUS_LABELS = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt")
-RAFDB_LABELS = ("surprise", "fear", "disgust", "happiness", "sadness", "anger", "neutral")
+# the classes under pyfacs's names (FER2013's: angry, happy, sad, ...), in each file's own order
+FERPLUS_COLUMNS = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt")
+FERPLUS_LABELS = ("neutral", "happy", "surprise", "sad", "angry", "disgust", "fear", "contempt")
+RAFDB_LABELS = ("surprise", "fear", "disgust", "happy", "sad", "angry", "neutral")
 
 
 def read_ferplus(path: str | Path, split: str = "Training") -> pd.DataFrame:
-    """Rows of one split: ``image`` (e.g. fer0000000.png), vote columns, ``label`` (majority, or -1)."""
-    df = pd.read_csv(path)
-    need = {"Usage", "Image name", *FERPLUS_LABELS, "unknown", "NF"}
+    """Rows of one split: ``image`` (e.g. fer0000000.png), vote columns (the file's names),
+    ``label`` (majority, an index into FERPLUS_LABELS, or -1)."""
+    from pyfacs.io.csvfile import read_csv
+
+    df = read_csv(path, "FER+ label file (fer2013new.csv)")
+    need = {"Usage", "Image name", *FERPLUS_COLUMNS, "unknown", "NF"}
     if not need <= set(df.columns):
         raise InputError(f"{path} is not a FER+ label file: it lacks {sorted(need - set(df.columns))}")
     df = df[(df["Usage"] == split) & df["Image name"].notna()].rename(columns={"Image name": "image"})
-    votes = df[list(FERPLUS_LABELS) + ["unknown", "NF"]].to_numpy()
+    cols = list(FERPLUS_COLUMNS) + ["unknown", "NF"]
+    votes = df[cols].apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
+    bad = ~np.isfinite(votes) | (votes < 0)
+    if bad.any():
+        r, c = np.argwhere(bad)[0]
+        raise InputError(f"{path}, data row {df.index[r] + 1}: vote {cols[c]!r} is {df[cols[c]].iloc[r]!r}, "
+                         "not a count of annotators")
     top = votes.max(1)
     winner = votes.argmax(1)
     tied = (votes == top[:, None]).sum(1) > 1
@@ -36,8 +49,15 @@ def read_ferplus(path: str | Path, split: str = "Training") -> pd.DataFrame:
 
 def read_rafdb(path: str | Path) -> pd.DataFrame:
     """``image``, ``split`` (train/test), ``label`` (0-based index into RAFDB_LABELS)."""
+    from pyfacs.io.csvfile import existing_file
+
+    path = existing_file(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (UnicodeDecodeError, OSError) as exc:
+        raise InputError(f"{path} is not a readable RAF-DB list_patition_label.txt ({exc})") from None
     rows = []
-    for n, line in enumerate(Path(path).read_text().splitlines(), 1):
+    for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
@@ -47,5 +67,8 @@ def read_rafdb(path: str | Path) -> pd.DataFrame:
             raise InputError(f"{path}:{n}: expected '<image> <label 1-7>', got {line!r}") from None
         if not 1 <= lab <= 7:
             raise InputError(f"{path}:{n}: label {lab} is outside 1-7")
-        rows.append((name, name.split("_")[0], lab - 1))
+        split = name.split("_")[0]
+        if split not in ("train", "test"):
+            raise InputError(f"{path}:{n}: {name} does not start with train_ or test_, which gives RAF-DB's split")
+        rows.append((name, split, lab - 1))
     return pd.DataFrame(rows, columns=["image", "split", "label"])

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from pyfacs.errors import InputError
+from pyfacs.io.csvfile import read_csv
 
 LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 USAGE = {"train": "Training", "val": "PublicTest", "test": "PrivateTest"}
@@ -24,35 +25,65 @@ def _usage(split: str) -> str:
     return USAGE[split]
 
 
+def _labels(values: pd.Series, where: str) -> np.ndarray:
+    """FER2013 class indices 0-6; an InputError naming the first bad one."""
+    v = pd.to_numeric(values, errors="coerce").to_numpy(np.float64)
+    bad = ~np.isfinite(v) | (v != np.round(v)) | (v < 0) | (v >= len(LABELS))
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise InputError(f"{where}: label {values.iloc[i]!r} in data row {values.index[i] + 1} is not a class 0-6 "
+                         f"({', '.join(LABELS)})")
+    return v.astype(np.int64)
+
+
 def load_fer2013_folder(root: str | Path, split: str = "train", limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(images (n, 48, 48) uint8, labels (n,) int64) of one split."""
-    from PIL import Image
+    from PIL import Image, UnidentifiedImageError
 
     usage = _usage(split)
     root = Path(root)
     if not (root / "labels.csv").is_file():
         raise InputError(f"{root} is not a FER2013 folder: it has no labels.csv")
-    df = pd.read_csv(root / "labels.csv")
+    df = read_csv(root / "labels.csv", "FER2013 labels.csv (path,emotion,fer2013_label,usage)")
+    if not {"path", "fer2013_label", "usage"} <= set(df.columns):
+        raise InputError(f"{root / 'labels.csv'} needs the columns path, fer2013_label and usage")
     df = df[df["usage"] == usage]
+    if df.empty:
+        raise InputError(f"{root / 'labels.csv'} has no {usage} rows (split {split!r})")
     if limit is not None:  # a fixed random subset (the file is sorted by class)
         df = df.sample(n=min(limit, len(df)), random_state=0).sort_index()
-    images = np.stack([np.asarray(Image.open(root / p).convert("L")) for p in df["path"]])
-    return images, df["fer2013_label"].to_numpy(np.int64)
+    labels = _labels(df["fer2013_label"], str(root / "labels.csv"))
+    images = np.zeros((len(df), 48, 48), np.uint8)
+    for i, rel in enumerate(df["path"]):
+        try:
+            with Image.open(root / rel) as im:
+                face = np.asarray(im.convert("L"))
+        except (OSError, UnidentifiedImageError) as exc:
+            raise InputError(f"{root / rel} cannot be read as an image ({exc.strerror or type(exc).__name__}); "
+                             "labels.csv names it") from None
+        if face.shape != (48, 48):
+            raise InputError(f"{root / rel} is {face.shape[1]}×{face.shape[0]}, FER2013 faces are 48×48")
+        images[i] = face
+    return images, labels
 
 
 def load_fer2013_csv(path: str | Path, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
     usage = _usage(split)
-    path = Path(path)
-    try:
-        df = pd.read_csv(path)
-    except (OSError, pd.errors.ParserError) as exc:
-        raise InputError(f"{path} is not a readable CSV ({exc})") from None
+    df = read_csv(path, "FER2013 CSV (emotion,pixels,Usage)", dtype={"pixels": str})
     if not {"emotion", "pixels", "Usage"} <= set(df.columns):
         raise InputError(f"{path} is not the FER2013 CSV: it needs emotion, pixels and Usage columns")
     df = df[df["Usage"] == usage]
-    images = np.stack([np.array(p.split(), np.uint8).reshape(48, 48) for p in df["pixels"]]) if len(df) else \
-        np.zeros((0, 48, 48), np.uint8)
-    return images, df["emotion"].to_numpy(np.int64)
+    images = np.zeros((len(df), 48, 48), np.uint8)
+    for i, (row, pixels) in enumerate(df["pixels"].items()):
+        try:
+            values = np.array(str(pixels).split(), np.int64)
+        except ValueError:
+            values = None
+        if values is None or values.size != 48 * 48 or values.min() < 0 or values.max() > 255:
+            raise InputError(f"{path}, data row {row + 1}: pixels must be 2304 whole numbers 0-255 (48×48), "
+                             f"space-separated; got {str(pixels)[:40]!r}")
+        images[i] = values.reshape(48, 48)
+    return images, _labels(df["emotion"], str(path))
 
 
 def crop_landmarks(images: np.ndarray, progress=None) -> np.ndarray:

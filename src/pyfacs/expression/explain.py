@@ -1,7 +1,7 @@
 """``pyfacs explain``: where the expression model looks, next to where the AU codebook says it should.
 
 Needs the ``train`` extra (gradients): the shipped ESR's PyTorch weights, Grad-CAM (or another CAM
-method) over each branch's last convolution, averaged, with the ensemble's probability of the
+method) over each branch's last convolutional features, averaged, with the ensemble's probability of the
 predicted class as the score; the AU heatmap of that class is built from the face's landmarks in the crop."""
 from __future__ import annotations
 
@@ -42,8 +42,11 @@ def explain(image: str | Path, output: str | Path, *, method: str = "gradcam") -
     from pyfacs.io.media import read_image
     from pyfacs.pipeline import Analyzer
 
+    from pyfacs.io.sinks import check_writable
+
     if Path(output).suffix.lower() not in (".png", ".jpg", ".jpeg"):
         raise InputError(f"the explanation is an image: name the output .png or .jpg, not {Path(output).name}")
+    check_writable(output, "output")
     rgb = read_image(Path(image))
     faces = Analyzer(au_model=None, expression_model=None).faces(rgb, still=True)
     if not faces:
@@ -61,11 +64,12 @@ def explain(image: str | Path, output: str | Path, *, method: str = "gradcam") -
     with torch.no_grad():
         probs = score(model(x))[0].numpy()
     k = int(probs.argmax())
-    # the ensemble's map: the mean of each branch's map over its own last convolution (the shared
-    # base's maps are coarse and dominated by border effects)
+    # the ensemble's map: the mean of each branch's map over its last convolutional features, after
+    # their BatchNorm and ReLU: the features its pooled classifier reads, where AU-cue guidance aligns
+    # the maps in training (the shared base's maps are coarse and dominated by border effects)
     with torch.enable_grad():
-        maps = [activation_map(model, [m for m in b.modules() if isinstance(m, torch.nn.Conv2d)][-1], x, k,
-                               method=method, score_fn=score)[0].numpy() for b in model.branches]
+        maps = [activation_map(model, b.net[-2], x, k, method=method, score_fn=score, fc=b.fc)[0].numpy()
+                for b in model.branches]
     cam = np.mean(maps, 0)
     cam = (cam - cam.min()) / max(float(cam.max() - cam.min()), 1e-12)
     heat = expression_heatmap(lmk_crop, labels[k], crop.shape)

@@ -3,34 +3,51 @@ OpenDR users can switch with their code unchanged.
 
 Differences, stated: the dataset at ``base_path_to_dataset`` may be FER2013 (image folders with
 ``labels.csv``) or AffectNet in OpenDR's pre-processed layout (``Training_Labeled/<k>/`` and
-``Validation/<k>/`` with files ``<id>_<emotion>_<valence×1000>_<arousal×1000>.jpg``); ``device="cuda"``
+``Validation/<k>/`` with files ``<id>s<emotion>s<valence×1000>s<arousal×1000>.jpg``); ``device="cuda"``
 falls back to the CPU when no GPU is present; the network sees 48×48 grey faces (FER-style): colour
-and other sizes given to ``infer`` are converted (OpenDR's 96×96 colour tensors included); a
-``Category``'s confidence is the ensemble's mean probability of the class (OpenDR: a softmax over
-vote counts); ``download(mode="pretrained")`` gives pyfacs's own default model, trained on FER2013.
+and other sizes given to ``infer`` are converted (OpenDR's 96×96 colour tensors included; OpenDR
+``Image``s are read as BGR, arrays and tensors as RGB); a ``Category``'s confidence is the ensemble's
+mean probability of the class (OpenDR: a softmax over vote counts); valence and arousal are NaN unless
+the model's dimensional layers were fine-tuned on data that has them (FER2013 has none, so the
+pretrained model gives NaN: pyfacs outputs no number no data taught); ``download(mode="pretrained")``
+gives pyfacs's own default model, trained on FER2013. OpenDR's own weights (96×96 colour networks)
+cannot be loaded.
 """
 from __future__ import annotations
 
 import json
 import logging
+import pickle
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from pyfacs.errors import InputError, ModelUnavailableError, require_extra
+from pyfacs.expression.face_inputs import as_faces
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
 class Category:
-    """OpenDR's ``engine.target.Category``: a class index, its name and the confidence."""
+    """OpenDR's ``engine.target.Category``: the class index (``data``), its name and the confidence."""
 
-    prediction: int
-    description: str
-    confidence: float
+    def __init__(self, prediction: int, description: str | None = None, confidence: float | None = None):
+        self.data, self.description, self.confidence = prediction, description, confidence
+
+    @property
+    def prediction(self) -> int:
+        return self.data
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Category) and (self.data, self.description, self.confidence) == \
+            (other.data, other.description, other.confidence)
+
+    def __repr__(self) -> str:
+        return f"Category(prediction={self.data!r}, description={self.description!r}, confidence={self.confidence!r})"
+
+    def __str__(self) -> str:
+        return str(self.description if self.description is not None else self.data)
 
 
 def _load_dataset(root: Path, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, tuple[str, ...]]:
@@ -60,53 +77,6 @@ def _dataset_labels(root: Path) -> tuple[str, ...]:
     return LABELS
 
 
-def _one_face(a: np.ndarray, *, channels_first: bool) -> np.ndarray:
-    """One image (H, W), (H, W, C) or, from an OpenDR ``Image``, (C, H, W) → 48×48 grey uint8."""
-    import cv2
-
-    if a.ndim == 3:
-        a = np.moveaxis(a, 0, -1) if channels_first else a
-        a = a[..., 0] if a.shape[-1] == 1 else cv2.cvtColor(np.ascontiguousarray(a[..., :3]), cv2.COLOR_RGB2GRAY)
-    if a.ndim != 2:
-        raise InputError(f"an image must be (H, W), (H, W, C) or (C, H, W), not {a.shape}")
-    if a.shape != (48, 48):
-        a = cv2.resize(np.ascontiguousarray(a), (48, 48), interpolation=cv2.INTER_AREA)
-    return a
-
-
-def _as_faces(batch) -> np.ndarray:
-    """What ``infer``/``fit``/``eval`` accept → (n, 48, 48) uint8: image paths, OpenDR ``Image``s (or
-    lists of them), torch tensors or arrays: (H, W) or (n, H, W) grey, (n, C, H, W) or (n, H, W, C);
-    uint8, or floats in [0, 1] (OpenDR's tensors) or in [0, 255]. A torch tensor (1 or 3, H, W) is
-    one image, as in OpenDR; a numpy array (n, H, W) is n grey faces, as pyfacs's loaders give them."""
-    if isinstance(batch, (str, Path)):
-        from pyfacs.io.media import read_image
-
-        batch = read_image(Path(batch))[None]
-    if isinstance(batch, (list, tuple)):
-        return np.concatenate([_as_faces(b) for b in batch]) if batch else np.zeros((0, 48, 48), np.uint8)
-    from_image = hasattr(batch, "data") and not hasattr(batch, "detach") and not isinstance(batch, np.ndarray)
-    a = getattr(batch, "data", batch) if from_image else batch
-    tensor = hasattr(a, "detach")  # torch's layout: (C, H, W) is one image, as in OpenDR's examples
-    if tensor:
-        a = a.detach().cpu().numpy()
-    a = np.asarray(a)
-    if a.dtype == object or a.size == 0:
-        raise InputError(f"images must be numeric arrays, not {a.dtype} of shape {a.shape}")
-    if a.dtype != np.uint8:
-        a = a.astype(np.float64)
-        a = np.clip(a * 255.0 if a.max() <= 1.0 else a, 0, 255).round().astype(np.uint8)
-    if from_image or a.ndim == 2 or (tensor and a.ndim == 3 and a.shape[0] in (1, 3)):
-        return _one_face(a, channels_first=a.ndim == 3 and (from_image or tensor))[None]
-    if a.ndim == 3:  # (n, H, W) grey; a single colour (H, W, 3) image
-        return _one_face(a, channels_first=False)[None] if a.shape[-1] in (3, 4) and a.shape[0] > 4 \
-            else np.stack([_one_face(f, channels_first=False) for f in a])
-    if a.ndim == 4:
-        first = a.shape[1] in (1, 3) and a.shape[-1] not in (1, 3, 4)
-        return np.stack([_one_face(f, channels_first=first) for f in a])
-    raise InputError(f"images must be (H, W), (n, H, W), (n, C, H, W) or (n, H, W, C), not {a.shape}")
-
-
 class FacialEmotionLearner:
     def __init__(self, lr=0.1, batch_size=32, temp_path="temp", device="cuda", device_ind=[0],  # noqa: B006
                  validation_interval=1, max_training_epoch=2, momentum=0.9, ensemble_size=9,
@@ -129,6 +99,8 @@ class FacialEmotionLearner:
         self.base_path_to_dataset, self.max_tuning_epoch = Path(base_path_to_dataset), max_tuning_epoch
         self.model = None
         self.ort_session = None  # set by optimize (or load of an optimized model): infer then runs it
+        self._onnx_path: Path | None = None  # the file behind ort_session (save copies it)
+        self.dimensional_trained = False  # valence/arousal layers fine-tuned on data that has them
         self.labels: tuple[str, ...] = ()
         self.width = 16
 
@@ -140,7 +112,12 @@ class FacialEmotionLearner:
             raise InputError(f"the ensemble needs at least 1 branch, not {num_branches!r}")
         self.labels = self.labels or _dataset_labels(self.base_path_to_dataset)
         self.model = ESR(num_branches, n_classes=len(self.labels), width=self.width).to(self.device)
-        self.ort_session = None
+        self._drop_onnx()
+        self.dimensional_trained = False
+
+    def _drop_onnx(self) -> None:
+        """Forget the ONNX export: it holds weights from before a change."""
+        self.ort_session, self._onnx_path = None, None
 
     def _need_model(self) -> None:
         if self.model is None:
@@ -190,7 +167,7 @@ class FacialEmotionLearner:
         else:
             if train_labels is None:
                 raise InputError("fit(train_images) needs train_labels too: one class index per image")
-            x, y, va = _as_faces(train_images), np.asarray(train_labels), None
+            x, y, va = as_faces(train_images), np.asarray(train_labels), None
             labels = self.labels or _dataset_labels(self.base_path_to_dataset)
             if y.shape != (len(x),) or not np.issubdtype(y.dtype, np.integer):
                 raise InputError(f"train_labels must be {len(x)} class indices (one per image), not {y.dtype} {y.shape}")
@@ -205,7 +182,7 @@ class FacialEmotionLearner:
         elif self._n_classes() != len(labels):
             raise InputError(f"the model has {self._n_classes()} classes, the data {len(labels)}: "
                              "call init_model (or load a model) for this dataset")
-        self.ort_session = None  # an ONNX export would hold the weights from before this training
+        self._drop_onnx()  # an ONNX export would hold the weights from before this training
         results = {}
         if self.categorical_train:
             fit_esr(self.model, x, y.astype(np.int64), self._config(), device=self.torch.device(self.device))
@@ -215,7 +192,10 @@ class FacialEmotionLearner:
         return results
 
     def _finetune_dimensional(self, x: np.ndarray, va: np.ndarray) -> float:
+        """Train the valence/arousal layers alone. The network stays in eval mode: in train mode its
+        BatchNorm statistics would follow these batches and change the class outputs too."""
         torch = self.torch
+        trainable = {name: p.requires_grad for name, p in self.model.named_parameters()}
         for p in self.model.parameters():
             p.requires_grad_(False)
         params = [p for b in self.model.branches for p in b.fc_dimensional.parameters()]
@@ -225,7 +205,7 @@ class FacialEmotionLearner:
         xt = torch.from_numpy(x.astype(np.float32) / 255.0 - 0.5).unsqueeze(1)
         target = torch.from_numpy(va.astype(np.float32))
         loss = torch.zeros(())
-        self.model.train()
+        self.model.eval()
         for _ in range(self.max_tuning_epoch):
             for i in range(0, len(xt), self.batch_size):
                 _, pred = self.model(xt[i:i + self.batch_size].to(self.device))
@@ -234,8 +214,9 @@ class FacialEmotionLearner:
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
-        for p in self.model.parameters():
-            p.requires_grad_(True)
+        for name, p in self.model.named_parameters():  # as before (load(fix_backbone=True) holds)
+            p.requires_grad_(trainable[name])
+        self.dimensional_trained = True
         return float(loss.detach().cpu())
 
     def eval(self, eval_type: str = "categorical", current_branch_on_training: int = 0,
@@ -256,10 +237,14 @@ class FacialEmotionLearner:
         elif labels is None:
             raise InputError("eval(images=...) needs labels=... too")
         else:
-            images, y = _as_faces(images), np.asarray(labels)
+            images, y = as_faces(images), np.asarray(labels)
             va = y.astype(np.float32) if eval_type == "dimensional" else None
             if len(y) != len(images):
                 raise InputError(f"{len(images)} images but {len(y)} labels")
+            if eval_type == "categorical" and (y.ndim != 1 or y.dtype.kind not in "uif"
+                                               or not np.array_equal(y, np.round(y))):
+                raise InputError(f"categorical labels must be one class index per image, not {y.dtype} {y.shape}; "
+                                 "valence/arousal (n, 2) go with eval_type='dimensional'")
         probs, branch_va = self._outputs(images)
         if eval_type == "categorical":
             y = y.astype(np.int64)
@@ -288,17 +273,23 @@ class FacialEmotionLearner:
         """(n, 48, 48) uint8 → (n, C + 2): the ensemble's probabilities, then valence and arousal."""
         if self.ort_session is not None:
             x = (faces.astype(np.float32) / 255.0 - 0.5)[:, None]
-            return self.ort_session.run(None, {"input": x})[0]
-        probs, va = self._outputs(faces)
-        return np.concatenate([probs.mean(1), va.mean(1)], 1)
+            out = self.ort_session.run(None, {"input": x})[0]
+        else:
+            probs, va = self._outputs(faces)
+            out = np.concatenate([probs.mean(1), va.mean(1)], 1)
+        if not self.dimensional_trained:  # untrained layers: their numbers would mean nothing
+            out[:, -2:] = np.nan
+        return out
 
     def infer(self, input_batch):
         """OpenDR's result: (one :class:`Category` per image, valence/arousal of each as a torch
         tensor (n, 2)). ``input_batch``: an image (path, OpenDR ``Image``, array) or a batch (list,
-        tensor or array); see :func:`_as_faces` for the shapes and value ranges taken."""
+        tensor or array); see :func:`pyfacs.expression.face_inputs.as_faces` for the shapes and value ranges taken."""
         if self.ort_session is None:
             self._need_model()
-        faces = _as_faces(input_batch)
+        faces = as_faces(input_batch)
+        if not len(faces):
+            return [], self.torch.zeros((0, 2))
         out = self._run(faces)
         n = len(self.labels)
         cats = [Category(int(k), self.labels[int(k)], float(p[k])) for p, k in zip(out[:, :n], out[:, :n].argmax(1))]
@@ -307,20 +298,27 @@ class FacialEmotionLearner:
     # -- files ------------------------------------------------------------------------------------
     def save(self, state_dicts=None, base_path_to_save_model=None, current_branch_save=None) -> Path:
         """``<name>.pt`` and ``<name>.json`` (and ``<name>.onnx`` after :meth:`optimize`) in
-        ``base_path_to_save_model`` (default ``base_path_experiment``): the folder :meth:`load` takes."""
+        ``base_path_to_save_model`` (default ``base_path_experiment``): the folder :meth:`load` takes.
+        ``state_dicts``: the model's (``learner.model.to_state_dict()``, as OpenDR's examples pass it)
+        or left out; ``current_branch_save`` is accepted and not needed (the whole ensemble is saved)."""
         self._need_model()
+        if state_dicts is not None and not isinstance(state_dicts, dict):
+            raise InputError("state_dicts must be the model's state dict (learner.model.to_state_dict()), not "
+                             f"{type(state_dicts).__name__}: OpenDR's list of per-part dicts has no counterpart here")
         folder = Path(base_path_to_save_model or self.base_path_experiment)
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise InputError(f"cannot save into {folder} ({exc.strerror or exc})") from None
         self.torch.save(state_dicts or self.model.state_dict(), folder / f"{self.name_experiment}.pt")
-        meta = _metadata(f"{self.name_experiment}.pt", len(self.model.branches), self.width, self.labels)
-        onnx_path = self.temp_path / f"{self.name_experiment}.onnx"
-        if self.ort_session is not None and onnx_path.is_file():
-            shutil.copy(onnx_path, folder / onnx_path.name)
+        meta = _metadata(f"{self.name_experiment}.pt", len(self.model.branches), self.width, self.labels,
+                         diversify=self.diversify, dimensional=self.dimensional_trained)
+        if self.ort_session is not None and self._onnx_path is not None and self._onnx_path.is_file():
+            onnx_path = folder / f"{self.name_experiment}.onnx"
+            if self._onnx_path.resolve() != onnx_path.resolve():
+                shutil.copy(self._onnx_path, onnx_path)
             meta["model_paths"].append(onnx_path.name)
-            meta["optimized"] = True
+            meta["optimized"], meta["format"] = True, "onnx"
         (folder / f"{self.name_experiment}.json").write_text(json.dumps(meta, indent=2))
         return folder
 
@@ -328,10 +326,15 @@ class FacialEmotionLearner:
              file_name_base_network="Net-Base-Shared_Representations.pt", file_name_conv_branch="Net-Branch_{}.pt",
              fix_backbone=True) -> None:
         """Load a model saved by :meth:`save` or :meth:`download` (a folder with ``<name>.json`` +
-        ``<name>.pt``, or that .json); an ONNX model saved beside it is loaded for inference too."""
+        ``<name>.pt``, or that .json): its first ``ensemble_size`` branches (all it has if fewer), as
+        OpenDR does; an ONNX model saved beside it is loaded for inference too when all branches are."""
         from pyfacs.expression.esr import load_weights
 
         path = Path(path_to_saved_network)
+        if path.is_dir() and (path / file_name_base_network).is_file():
+            raise InputError(f"{path} holds OpenDR's own ESR weights ({file_name_base_network}): those networks take "
+                             "96×96 colour faces and pyfacs's 48×48 grey ones cannot load them; use download() "
+                             "or train with fit()")
         metas = [path] if path.suffix == ".json" and path.is_file() else sorted(path.glob("*.json"))
         if not metas:
             raise InputError(f"{path} holds no model metadata (.json); save a model there first")
@@ -345,21 +348,32 @@ class FacialEmotionLearner:
             meta = json.loads(metas[0].read_text())
             params, files = meta["inference_params"], meta["model_paths"]
             self.width, self.labels = params["width"], tuple(params["labels"])
+            saved = int(params["ensemble_size"])
         except (ValueError, KeyError, TypeError):
             raise InputError(f"{metas[0]} is not the metadata of a saved FacialEmotionLearner model") from None
-        self.init_model(params.get("ensemble_size", ensemble_size))
+        if not isinstance(ensemble_size, int) or ensemble_size < 1:
+            raise InputError(f"ensemble_size must be a whole number of branches, at least 1, not {ensemble_size!r}")
+        self.ensemble_size = min(ensemble_size, saved)
+        self.diversify = bool(params.get("diversify", self.diversify))
+        self.init_model(self.ensemble_size)
+        weights = folder / files[0]
         try:
-            load_weights(self.model, folder / files[0])
-        except (ValueError, OSError, RuntimeError) as exc:
-            raise InputError(f"cannot load {folder / files[0]}: {str(exc).splitlines()[0]}") from None
+            load_weights(self.model, weights)
+        except (ValueError, OSError, RuntimeError, EOFError, pickle.UnpicklingError) as exc:
+            raise InputError(f"cannot load {weights}: {str(exc).splitlines()[0] or type(exc).__name__}") from None
+        self.dimensional_trained = bool(params.get("dimensional", False))
         if fix_backbone:  # only the classifier layers stay trainable (for fine-tuning)
             for name, p in self.model.named_parameters():
                 p.requires_grad_("fc" in name)
         onnx_file = next((folder / f for f in files if f.endswith(".onnx")), None)
-        if onnx_file is not None and onnx_file.is_file():
+        if onnx_file is not None and onnx_file.is_file() and self.ensemble_size == saved:
             import onnxruntime as ort
 
-            self.ort_session = ort.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"])
+            try:
+                self.ort_session = ort.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"])
+            except Exception as exc:  # onnxruntime's own exception types (a damaged file)
+                raise InputError(f"cannot load {onnx_file}: {str(exc).splitlines()[0]}") from None
+            self._onnx_path = onnx_file
 
     def optimize(self, do_constant_folding: bool = False) -> float:
         """Export to ONNX (checked, parity with PyTorch within 1e-4); inference then runs on ONNX
@@ -377,6 +391,7 @@ class FacialEmotionLearner:
                            metadata={"name": self.name_experiment, "labels": list(self.labels)})
         self.model.to(self.device)
         self.ort_session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        self._onnx_path = path
         return diff
 
     def download(self, path=None, mode="pretrained", url=None) -> Path:
@@ -396,13 +411,17 @@ class FacialEmotionLearner:
         folder.mkdir(parents=True, exist_ok=True)
         weights = shipped_weights(spec.name)
         shutil.copy(weights, folder / weights.name)
+        # trained on FER2013 alone: no valence/arousal was ever taught
         meta = _metadata(weights.name, spec.extra["ensemble_size"], spec.extra["width"], spec.labels)
         (folder / f"{spec.name}.json").write_text(json.dumps(meta, indent=2))
         return folder
 
 
-def _metadata(weights: str, ensemble_size: int, width: int, labels) -> dict:
-    """OpenDR's model metadata (.json beside the weights), with what pyfacs needs to rebuild the net."""
+def _metadata(weights: str, ensemble_size: int, width: int, labels, *, diversify: bool = False,
+              dimensional: bool = False) -> dict:
+    """OpenDR's model metadata (.json beside the weights), with what pyfacs needs to rebuild the net
+    and whether its valence/arousal layers were ever trained (``dimensional``)."""
     return {"model_paths": [weights], "framework": "pytorch", "format": "pt", "has_data": False,
-            "inference_params": {"ensemble_size": ensemble_size, "width": width, "labels": list(labels)},
+            "inference_params": {"ensemble_size": ensemble_size, "width": width, "labels": list(labels),
+                                 "diversify": diversify, "dimensional": dimensional},
             "optimized": False, "optimizer_info": {}}

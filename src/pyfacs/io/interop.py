@@ -20,6 +20,7 @@ import pandas as pd
 
 from pyfacs.data.fer2013 import LABELS
 from pyfacs.errors import InputError
+from pyfacs.io.csvfile import existing_file, read_csv
 from pyfacs.table import FaceTable
 
 log = logging.getLogger(__name__)
@@ -31,27 +32,6 @@ FORMATS = ("OpenFace 2 CSV (FeatureExtraction or FaceLandmarkImg), py-feat CSV, 
 
 
 # shared helpers ------------------------------------------------------------------------------------
-def _file(path: str | Path) -> Path:
-    path = Path(path)
-    if path.is_dir():
-        raise InputError(f"{path} is a folder: give one of the result files inside it")
-    if not path.is_file():
-        raise InputError(f"{path} does not exist")
-    return path
-
-
-def _read_csv(path: Path, what: str, **kw) -> pd.DataFrame:
-    """The file as a DataFrame with stripped column names; pandas's own errors become InputErrors."""
-    try:
-        df = pd.read_csv(path, skipinitialspace=True, low_memory=False, **kw)
-    except pd.errors.EmptyDataError:
-        raise InputError(f"{path} is empty: expected {what}") from None
-    except (OSError, ValueError) as exc:  # ParserError and UnicodeDecodeError are ValueErrors
-        raise InputError(f"{path} is not a readable {what} ({str(exc).splitlines()[0]})") from None
-    df.columns = [str(c).strip() for c in df.columns]
-    return df
-
-
 def _numbers(df: pd.DataFrame, cols: Sequence[str], path: Path) -> pd.DataFrame:
     """``cols`` as float64. A cell that is not a number is named in an InputError: left alone, pandas
     keeps the column as text and NumPy fails later with an error that names neither file nor cell."""
@@ -136,8 +116,8 @@ def read_openface_csv(path: str | Path) -> FaceTable:
     it failed on (``success`` 0): those rows become "no face" rows, NaN for all but the frame's
     identity and ``success``, so that zeros do not pass for measurements.
     """
-    path = _file(path)
-    df = _read_csv(path, "OpenFace 2 CSV")
+    path = existing_file(path)
+    df = read_csv(path, "OpenFace 2 CSV")
     image = "frame" not in df.columns and "face" in df.columns  # FaceLandmarkImg's header
     needed = {"x_0", "y_67"} | ({"face", "confidence"} if image else {"frame", "timestamp"})
     if not needed <= set(df.columns):
@@ -211,8 +191,8 @@ def read_pyfeat_csv(path: str | Path) -> FaceTable:
     a column of only 0 and 1 (AU07 and AU20 in py-feat's test files 001.csv/002.csv) is most likely a
     hard decision. AU values outside [0, 1] are kept under their own names, with a warning.
     """
-    path = _file(path)
-    df = _read_csv(path, "py-feat CSV")
+    path = existing_file(path)
+    df = read_csv(path, "py-feat CSV")
     if missing := [c for c in _PYFEAT_BOX if c not in df.columns]:
         raise InputError(f"{path} is not a py-feat CSV: it has no {missing[0]} column")
     aus = [c for c in df.columns if _PYFEAT_AU.fullmatch(c)]
@@ -291,9 +271,9 @@ def read_imotions(path: str | Path) -> FaceTable:
     feature points (not the 68-point scheme) and every study/stimulus/sensor column. The ``#`` lines go
     into the metadata under ``imotions``.
     """
-    path = _file(path)
+    path = existing_file(path)
     skip, header, info = _imotions_preamble(path)
-    df = _read_csv(path, "iMotions export", sep="\t" if "\t" in header else ",", skiprows=skip,
+    df = read_csv(path, "iMotions export", sep="\t" if "\t" in header else ",", skiprows=skip,
                    encoding="utf-8-sig")
     df = df.loc[:, ~(df.columns.str.startswith("Unnamed:") & df.isna().all().to_numpy())]  # trailing separators
     if missing := [c for c in ("EventSource", "Timestamp", *_FACET_BOX) if c not in df.columns]:
@@ -372,7 +352,7 @@ def read_affectiva_json(path: str | Path) -> FaceTable:
     ``affectiva_valence``; ``contempt``, ``engagement``, ``attention``, ``smirk``, ``FileName`` and
     everything else keep their names.
     """
-    path = _file(path)
+    path = existing_file(path)
     df = pd.json_normalize(_json_records(path))
     leaf = {c: c.rsplit(".", 1)[-1] for c in df.columns}
     emo = {c: _AFFECTIVA_EXPR[v] for c, v in leaf.items() if v in _AFFECTIVA_EXPR}
@@ -410,7 +390,7 @@ def _head(path: Path) -> str:
 def sniff_format(path: str | Path) -> str:
     """Which tool wrote ``path``, from its content: ``"openface"``, ``"pyfeat"``, ``"imotions"``,
     ``"affectiva"`` or ``"pyfacs"``; an InputError naming the formats for anything else."""
-    path = _file(path)
+    path = existing_file(path)
     if path.suffix.lower() == ".parquet":
         return "pyfacs"
     text = _head(path)

@@ -1,0 +1,116 @@
+"""OpenDR compatibility of FacialEmotionLearner beyond the end-to-end run: its result objects, what
+infer takes and refuses, valence/arousal honesty, and what save/load keep."""
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch", reason="needs the train extra (torch)")
+pytest.importorskip("onnx", reason="needs the train extra (onnx)")
+
+from pyfacs.errors import InputError  # noqa: E402
+from pyfacs.expression.learner import Category, FacialEmotionLearner  # noqa: E402
+
+RNG = np.random.default_rng(0)
+FACES = RNG.integers(0, 255, (6, 48, 48), dtype=np.uint8)
+
+
+def _learner(tmp_path, **kw) -> FacialEmotionLearner:
+    learner = FacialEmotionLearner(device="cpu", temp_path=tmp_path / "tmp", base_path_experiment=tmp_path / "exp",
+                                   base_path_to_dataset=tmp_path, batch_size=4, **kw)
+    learner.width = 8  # small and fast
+    learner.init_model(2)
+    return learner
+
+
+def _affectnet(root, n=8):
+    from PIL import Image
+
+    for i in range(n):
+        d = root / "Training_Labeled" / str(i % 8)
+        d.mkdir(parents=True, exist_ok=True)
+        face = RNG.integers(0, 255, (48, 48, 3), dtype=np.uint8)
+        Image.fromarray(face).save(d / f"{i:07d}s{i % 8}s{100 * i - 300}s{400 - 50 * i}.jpg")
+    return root
+
+
+def test_category_is_opendrs():
+    c = Category(3)  # OpenDR: only the prediction is required
+    assert c.data == c.prediction == 3 and c.description is None and c.confidence is None
+    assert Category(1, "happy", 0.5) == Category(1, "happy", 0.5) and str(Category(1, "happy", 0.5)) == "happy"
+
+
+def test_pretrained_valence_arousal_is_nan_not_noise(tmp_path):
+    learner = FacialEmotionLearner(device="cpu", temp_path=tmp_path)
+    learner.load(path_to_saved_network=learner.download(mode="pretrained"))
+    cats, va = learner.infer(FACES[:2])
+    assert cats[0].data == cats[0].prediction and torch.isnan(va).all()  # FER2013 taught no valence/arousal
+
+
+def test_dimensional_finetuning_leaves_the_classes_alone(tmp_path):
+    root = _affectnet(tmp_path / "affectnet")
+    learner = FacialEmotionLearner(device="cpu", temp_path=tmp_path / "tmp", base_path_to_dataset=root, batch_size=4,
+                                   categorical_train=True, dimensional_finetune=True, max_training_epoch=1)
+    learner.width = 8
+    assert set(learner.fit()) == {"categorical", "dimensional_loss"}
+    cats, va = learner.infer(FACES)
+    assert torch.isfinite(va).all() and {c.description for c in cats} <= set(learner.labels)
+    assert "angry" in learner.labels  # pyfacs's class names for every dataset
+    before = np.array([c.confidence for c in cats])
+    learner.categorical_train = False
+    frozen = {n for n, p in learner.model.named_parameters() if not p.requires_grad}
+    learner.fit()  # valence/arousal only: BatchNorm statistics must not follow these batches
+    cats2, va2 = learner.infer(FACES)
+    assert np.array_equal([c.confidence for c in cats2], before) and not torch.equal(va, va2)
+    assert {n for n, p in learner.model.named_parameters() if not p.requires_grad} == frozen
+    folder = learner.save(base_path_to_save_model=tmp_path / "saved")
+    again = FacialEmotionLearner(device="cpu", temp_path=tmp_path / "t2")
+    again.load(path_to_saved_network=folder)
+    assert torch.allclose(again.infer(FACES)[1], va2)  # the trained valence/arousal survives save/load
+
+
+def test_infer_inputs_per_image_and_refusals(tmp_path):
+    learner = _learner(tmp_path)
+    ref = [c.confidence for c in learner.infer(FACES[:2])[0]]
+    mixed = np.stack([FACES[0] / 255.0, FACES[1].astype(np.float64)])  # one in [0, 1], one in [0, 255]
+    assert np.allclose([c.confidence for c in learner.infer(mixed)[0]], ref, atol=1e-6)
+    rgba_first = np.repeat(FACES[:2, None], 4, 1)  # (n, 4, H, W)
+    assert np.allclose([c.confidence for c in learner.infer(rgba_first)[0]], ref, atol=1e-6)
+    cats, va = learner.infer([])
+    assert cats == [] and tuple(va.shape) == (0, 2)
+    bad = FACES[:1].astype(np.float32)
+    bad[0, 0, 0] = np.nan
+    for x, msg in ((bad, "NaN"), (FACES[:1] / 255.0 - 0.5, r"\[0, 1\] or \[0, 255\]"),
+                   (FACES[:1].astype(np.uint16) * 256, "16-bit")):
+        with pytest.raises(InputError, match=msg):
+            learner.infer(x)
+    with pytest.raises(InputError, match="one class index per image"):
+        learner.eval(images=FACES[:2], labels=np.zeros((2, 2)))
+
+
+def test_save_and_load_keep_what_they_should(tmp_path):
+    a = _learner(tmp_path, name_experiment="a", diversify=True)
+    a.optimize()
+    b = _learner(tmp_path, name_experiment="b")
+    b.optimize()
+    b_folder = b.save(base_path_to_save_model=tmp_path / "b")
+    a.name_experiment = "b"
+    a.load(path_to_saved_network=b_folder)  # a now holds b (and b's ONNX)
+    out = a.save(base_path_to_save_model=tmp_path / "copy")
+    assert (out / "b.onnx").read_bytes() == (b_folder / "b.onnx").read_bytes()
+    assert json.loads((out / "b.json").read_text())["format"] == "onnx" and a.diversify is False
+    c = _learner(tmp_path, name_experiment="c", diversify=True)
+    c.save(base_path_to_save_model=tmp_path / "c")
+    loaded = FacialEmotionLearner(device="cpu", temp_path=tmp_path, name_experiment="c")
+    loaded.load(ensemble_size=1, path_to_saved_network=tmp_path / "c")  # OpenDR: the first k branches
+    assert loaded.diversify is True and len(loaded.model.branches) == 1 == loaded.ensemble_size
+    (tmp_path / "c" / "c.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(InputError, match="cannot load"):
+        loaded.load(path_to_saved_network=tmp_path / "c")
+    opendr = tmp_path / "opendr_esr_9"
+    opendr.mkdir()
+    (opendr / "Net-Base-Shared_Representations.pt").write_bytes(b"")
+    with pytest.raises(InputError, match="OpenDR's own ESR weights"):
+        loaded.load(path_to_saved_network=opendr)
+    with pytest.raises(InputError, match="state_dicts"):
+        c.save(state_dicts=[{}, {}], base_path_to_save_model=tmp_path / "d")
