@@ -165,3 +165,54 @@ def test_an_output_given_as_a_link_is_written_through(tmp_path, astronaut):
     res = run("analyze", tmp_path / "a.png", "-o", tmp_path / "link.csv", "-q", "--au-model", "none")
     assert res.returncode == 0, res.stderr
     assert (tmp_path / "link.csv").is_symlink() and pd.read_csv(target)["face_id"].tolist() == [0]
+
+
+def test_usage_errors_are_one_line():
+    for args, needle in ((["analyze", "sample", "-o", "x.csv", "--every", "abc"], "'--every'"),
+                         (["analyze", "--bogus"], "--bogus"), (["nope"], "No such command")):
+        res = run(*args)
+        _assert_one_line_error(res, needle)
+        assert len(res.stderr.strip().splitlines()) == 1 and res.stderr.startswith("error:") and "--help" in res.stderr
+
+
+def test_annotate_is_checked_before_the_work(tmp_path, astronaut):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("a.png", "b.png"):
+        Image.fromarray(astronaut).save(photos / name)
+    out = tmp_path / "o.csv"
+    out.write_text("earlier results\n")
+    _assert_one_line_error(run("analyze", photos, "-o", out, "--annotate", tmp_path / "a.png"), "takes one input file")
+    (tmp_path / "fake.mp4").write_text("abc")
+    for video in (tmp_path / "fake.mp4",):  # a video that cannot be opened, with --annotate
+        res = run("analyze", video, "-o", out, "-q", "--annotate", tmp_path / "a.mp4")
+        _assert_one_line_error(res, "fake.mp4")
+        assert "internal error" not in res.stderr
+    (tmp_path / "dir.png").mkdir()
+    for where in (tmp_path / "dir.png", "/sys/pyfacs-test.png"):  # a folder; a read-only file system
+        res = run("analyze", photos / "a.png", "-o", out, "-q", "--annotate", where)
+        _assert_one_line_error(res, "--annotate")
+        assert "WARN" not in res.stderr and "wrote" not in res.stderr
+    assert out.read_text() == "earlier results\n"
+
+
+def test_other_commands_refuse_bad_paths_in_one_line(tmp_path, face_video):
+    (tmp_path / "afile.txt").write_text("x")
+    (tmp_path / "videos.txt").write_text(f"{face_video}\n")
+    _assert_one_line_error(run("analyze-corpus", tmp_path / "videos.txt", "-o", tmp_path / "afile.txt"), "output folder")
+    res = run("analyze-corpus", tmp_path / "videos.txt", "-o", tmp_path / "new", "--engine", "spark")
+    _assert_one_line_error(res, "--engine")
+    assert not (tmp_path / "new").exists()
+    _assert_one_line_error(run("train", tmp_path), "is a folder")
+    (tmp_path / "binary.yaml").write_bytes(b"\xff\xd8\xff\x00")
+    _assert_one_line_error(run("train", tmp_path / "binary.yaml"), "not a text file")
+
+
+def test_report_names_a_bad_cell(tmp_path, astronaut):
+    Image.fromarray(astronaut).save(tmp_path / "a.png")
+    table = tmp_path / "t.csv"
+    assert run("analyze", tmp_path / "a.png", "-o", table, "-q", "--au-model", "none").returncode == 0
+    df = pd.read_csv(table)
+    df.loc[0, "pose_yaw"] = "oops"
+    df.to_csv(table, index=False)
+    _assert_one_line_error(run("report", table, "-o", tmp_path / "r.html"), "column 'pose_yaw' holds 'oops'")

@@ -105,11 +105,11 @@ def analyze(
     check_output_path(output)
     if landmarks not in (68, 478):
         raise InputError(f"--landmarks must be 68 or 478, not {landmarks}")
-    if annotate is not None and len(inputs) > 1:
-        raise InputError("--annotate takes one input; run once per file to annotate several")
     paths = expand_inputs(inputs)  # fail early, before any file is written
     annotator = None
     if annotate is not None:
+        if len(paths) > 1:
+            raise InputError(f"--annotate takes one input file, not {len(paths)}; run once per file to annotate several")
         if annotate.resolve() == paths[0].resolve():
             raise InputError(f"--annotate {annotate} is the input itself; name a new file")
         video = is_video(paths[0])
@@ -198,11 +198,11 @@ def analyze_corpus(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from pyfacs.distributed.corpus import analyze_corpus as run_corpus
-    from pyfacs.distributed.corpus import check_models, corpus_inputs
+    from pyfacs.distributed.corpus import check_options, corpus_inputs
 
     options = {"au_model": au_model, "expression_model": expression_model, "max_faces": max_faces}
     videos = corpus_inputs(source)  # bad input: one line before the progress bar starts
-    check_models(options)
+    check_options(options, engine)
     console = Console(stderr=True)
     progress = Progress(TextColumn("corpus"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                         console=console, disable=quiet)
@@ -259,9 +259,14 @@ def report(
 def _fps(path: Path) -> float:
     import av
 
-    with av.open(str(path)) as c:
-        rate = c.streams.video[0].average_rate
-        return float(rate) if rate else 30.0
+    try:
+        with av.open(str(path)) as c:
+            if not c.streams.video:
+                raise InputError(f"{path} has no video stream to annotate")
+            rate = c.streams.video[0].average_rate
+            return float(rate) if rate else 30.0
+    except (OSError, av.error.FFmpegError) as exc:
+        raise InputError(f"{path} cannot be read as a video ({exc})") from None
 
 
 @app.command()
@@ -340,14 +345,13 @@ def reproduce(
 def explain(
     image: Annotated[Path, typer.Argument(help="An image with a face")],
     output: Annotated[Path, typer.Option("--output", "-o", help="PNG to write")] = Path("explain.png"),
-    method: Annotated[str, typer.Option(help="gradcam | gradcam++ | layercam")] = "gradcam",
+    method: Annotated[str, typer.Option(help="gradcam | gradcam++ | layercam | cam")] = "gradcam",
 ) -> None:
     """Show where the expression model looks (attention map) beside the AU cues of its prediction."""
     from pyfacs.expression.cam import METHODS
 
-    if method not in METHODS or method == "cam":
-        raise InputError(f"--method must be one of {', '.join(m for m in METHODS if m != 'cam')} "
-                         "(plain CAM needs a single linear layer after pooling; ESR averages its branches)")
+    if method not in METHODS:
+        raise InputError(f"--method must be one of {', '.join(METHODS)}, not {method!r}")
     from pyfacs.expression.explain import explain as run_explain
 
     res = run_explain(_sample_path() if str(image) == "sample" else image, output, method=method)
@@ -369,16 +373,36 @@ def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt  # SIGTERM (timeout, batch queues, docker stop) ends a run as Ctrl-C does
 
 
+def _click_exceptions():
+    try:  # newer typers carry their own copy of click
+        from typer._click import exceptions
+    except ImportError:
+        from click import exceptions
+    return exceptions
+
+
 def main() -> None:
     import signal
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     signal.signal(signal.SIGTERM, _interrupt)
+    exc_types = _click_exceptions()
     try:
-        app()
-    except KeyboardInterrupt:
+        code = app(standalone_mode=False)  # (so that usage errors come here, not to a boxed panel)
+    except exc_types.NoArgsIsHelpError as exc:
+        typer.echo(exc.ctx.get_help() if exc.ctx else str(exc), err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    except exc_types.UsageError as exc:  # a bad option value, an unknown option, a missing argument
+        where = exc.ctx.command_path if exc.ctx else "pyfacs"
+        typer.echo(f"error: {exc.format_message()} (see {where} --help)", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    except exc_types.ClickException as exc:
+        typer.echo(f"error: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    except (KeyboardInterrupt, typer.Abort):
         typer.echo("interrupted: the output written so far is kept", err=True)
         sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

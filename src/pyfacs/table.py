@@ -82,6 +82,25 @@ def columns_to_frame(batches: Sequence[dict[str, np.ndarray]], column_order: Seq
     return _typed(df)
 
 
+def _check_numbers(df: pd.DataFrame, path: Path) -> None:
+    """Every measured column of a CSV/JSONL holds numbers (a hand-edited cell would fail later,
+    in a plot, with an error that names neither file nor cell); ``frame`` is never empty."""
+    from pyfacs.errors import InputError
+
+    for col in df.columns:
+        if col in ("source", "expr_label") or pd.api.types.is_numeric_dtype(df[col]):
+            continue
+        num = pd.to_numeric(df[col], errors="coerce")
+        bad = num.isna() & df[col].notna()
+        if bad.any():
+            row = int(np.argmax(bad.to_numpy()))
+            raise InputError(f"{path}: column {col!r} holds {df[col].iloc[row]!r} in data row {row + 1}, not a number")
+        df[col] = num
+    if df["frame"].isna().any():
+        row = int(np.argmax(df["frame"].isna().to_numpy()))
+        raise InputError(f"{path}: data row {row + 1} has no frame number (was the file cut short?)")
+
+
 def _typed(df: pd.DataFrame) -> pd.DataFrame:
     df["source"] = df["source"].astype("string")
     df["frame"] = df["frame"].astype("int64")
@@ -287,4 +306,5 @@ class FaceTable:
         missing = [c for c in ("source", "frame", "timestamp_s", "face_id") if c not in df.columns]
         if missing:
             raise InputError(f"{path} is not a table pyfacs analyze wrote (no {missing[0]} column)")
+        _check_numbers(df, path)
         return cls(_typed(df), meta)  # (Parquet too: face_id with gaps would come back as floats)

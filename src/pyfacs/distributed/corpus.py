@@ -113,12 +113,14 @@ def analyze_corpus(source: str | Path | list[Path], out_dir: str | Path, *, engi
                    options: dict | None = None, on_result=None) -> list[dict]:
     """Analyse every video not done yet (``source``: a folder, a list file, or the videos
     :func:`corpus_inputs` found); returns this run's results (also appended to the manifest)."""
-    if engine not in ("local", "ray"):
-        raise InputError(f"--engine must be local or ray, not {engine!r}")
     videos = source if isinstance(source, list) else corpus_inputs(source)
-    check_models(options or {})  # (the workers build the heads: a typo would fail in each, after the mkdir)
+    check_options(options or {}, engine)  # (the workers build the heads: a typo would fail in each, after the mkdir)
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # (FileExistsError too: a file by that name)
+        raise InputError(f"cannot use {out_dir} as the output folder ({exc.strerror or exc}); "
+                         "choose another --output") from None
     for stale in out_dir.glob("*.parquet.part"):  # a crash's leftovers
         stale.unlink()
     done = _done(out_dir)
@@ -139,9 +141,20 @@ def analyze_corpus(source: str | Path | list[Path], out_dir: str | Path, *, engi
     return results
 
 
-def check_models(options: dict) -> None:
+def check_options(options: dict, engine: str = "local") -> None:
+    """The run's engine and analysis options, checked before any folder is made or worker started."""
     from pyfacs.au.heads import AU_HEADS
     from pyfacs.expression.heads import EXPRESSION_HEADS
+
+    if engine not in ("local", "ray"):
+        raise InputError(f"--engine must be local or ray, not {engine!r}")
+    max_faces = options.get("max_faces")
+    try:
+        ok = max_faces is None or (not isinstance(max_faces, bool) and float(max_faces).is_integer() and max_faces >= 1)
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise InputError(f"--max-faces must be a whole number, at least 1, not {max_faces}")
 
     for key, names in (("au_model", AU_HEADS), ("expression_model", EXPRESSION_HEADS)):
         value = options.get(key)

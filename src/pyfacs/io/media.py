@@ -63,7 +63,7 @@ def read_image(path: Path) -> np.ndarray:
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     if not Path(path).is_file():
-        raise InputError(f"{path} does not exist" + (" (it is a folder)" if Path(path).is_dir() else ""))
+        raise InputError(f"{path} is a folder; give an image file" if Path(path).is_dir() else f"{path} does not exist")
     try:
         with Image.open(path) as im:
             im = ImageOps.exif_transpose(im)

@@ -17,12 +17,27 @@ def check_output_path(path: str | Path) -> Path:
     p = Path(path).expanduser()
     if p.suffix.lower() not in SUFFIXES:
         raise InputError(f"output {p} must end in .parquet, .csv or .jsonl")
+    return check_writable(p, "output")
+
+
+def check_writable(path: str | Path, what: str) -> Path:
+    """``path`` can be written (its folder exists and takes a new file; it is not a folder itself),
+    found before any work is done; an existing file there is left as it is."""
+    import tempfile
+
+    p = Path(path).expanduser()
     if p.is_dir():
-        raise InputError(f"output {p} is a folder; name a file ending in .parquet, .csv or .jsonl")
+        raise InputError(f"{what} {p} is a folder; name a file")
     if not p.parent.exists():
-        raise InputError(f"output folder {p.parent} does not exist; create it first")
+        raise InputError(f"{what} folder {p.parent} does not exist; create it first")
     if not p.parent.is_dir():
-        raise InputError(f"output folder {p.parent} is a file, not a folder; choose another --output")
+        raise InputError(f"{what} folder {p.parent} is a file, not a folder; choose another path")
+    try:
+        with tempfile.NamedTemporaryFile(dir=p.parent, prefix=f".{p.name}.", suffix=".probe"):
+            pass
+    except OSError as exc:
+        raise InputError(f"{what} folder {p.parent} cannot be written ({exc.strerror or exc}); "
+                         "choose another path") from None
     return p
 
 

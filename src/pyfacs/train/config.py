@@ -110,10 +110,16 @@ def load_config(path: str | Path, *, seed: int | None = None) -> TrainConfig:
     import yaml
 
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"config {path} is a folder; give a YAML file, e.g. configs/au/mefarg_ckplus.yaml")
     if not path.is_file():
         raise InputError(f"config {path} does not exist")
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"config {path} is not a text file; give a YAML config") from None
+    try:
+        raw = yaml.safe_load(text) or {}
         cfg = TrainConfig.model_validate(raw)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)

@@ -119,7 +119,11 @@ def _run(cfg: TrainConfig, run_dir: Path, torch, deadline: float | None = None) 
 
     _check_run_dir(run_dir, cfg)
     fresh = not (run_dir / "config.yaml").is_file()
-    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create the run directory {run_dir} ({exc.strerror or exc}); "
+                         "choose another --run-dir") from None
     (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(), sort_keys=False))
     try:
         return _train(cfg, run_dir, torch, deadline)

@@ -8,6 +8,7 @@ import numpy as np
 
 from pyfacs.errors import InputError
 from pyfacs.face.faces import Face
+from pyfacs.io.sinks import check_writable
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 VIDEO_SUFFIXES = (".mp4",)
@@ -46,8 +47,7 @@ class Annotator:
         if self.path.suffix.lower() not in wanted:
             raise InputError(f"--annotate {self.path} must end in {' or '.join(wanted)} for "
                              f"{'a video' if video else 'an image'}")
-        if not self.path.parent.is_dir():
-            raise InputError(f"--annotate folder {self.path.parent} does not exist; create it first")
+        check_writable(self.path, "--annotate")
         self.fps = fps
         self._container = None
         self._stream = None
@@ -80,8 +80,14 @@ class Annotator:
             self._container.mux(packet)
 
     def close(self) -> None:
+        import av
+
         if self._container is not None:
-            for packet in self._stream.encode():
-                self._container.mux(packet)
-            self._container.close()
-            self._container = None
+            try:
+                for packet in self._stream.encode():
+                    self._container.mux(packet)
+                self._container.close()
+            except (OSError, av.error.FFmpegError) as exc:
+                raise InputError(f"cannot finish --annotate {self.path} ({exc}); the table is written") from None
+            finally:
+                self._container = None

@@ -93,8 +93,10 @@ def plot_au_map(df: pd.DataFrame, face_id: int, *, source: str | None = None):
     rows = _person(df, face_id, source)
     fig, ax = _figure((4, 4.4))
     lmk_cols = [f"lmk68_x_{i}" for i in range(68)] + [f"lmk68_y_{i}" for i in range(68)]
-    if len(rows) and set(lmk_cols) <= set(rows.columns):
-        xy = rows[lmk_cols].to_numpy(float)
+    # frames without a face (or a row cut short) have no shape
+    xy = rows[lmk_cols].to_numpy(float) if set(lmk_cols) <= set(rows.columns) else np.zeros((0, 136))
+    xy = xy[np.isfinite(xy).all(1)]
+    if len(xy):
         shape = np.stack([xy[:, :68], xy[:, 68:]], -1)
         shape = shape - shape.mean(1, keepdims=True)
         shape = np.nanmean(shape / np.linalg.norm(shape[:, 36] - shape[:, 45], axis=1)[:, None, None], 0)
