@@ -343,7 +343,7 @@ def reproduce(
 @app.command()
 @_one_line_errors
 def explain(
-    image: Annotated[Path, typer.Argument(help="An image with a face")],
+    image: Annotated[Path, typer.Argument(help="An image with a face (with several, the largest is explained)")],
     output: Annotated[Path, typer.Option("--output", "-o", help="PNG to write")] = Path("explain.png"),
     method: Annotated[str, typer.Option(help="gradcam | gradcam++ | layercam | cam")] = "gradcam",
 ) -> None:

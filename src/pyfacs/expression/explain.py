@@ -51,7 +51,7 @@ def explain(image: str | Path, output: str | Path, *, method: str = "gradcam") -
     faces = Analyzer(au_model=None, expression_model=None).faces(rgb, still=True)
     if not faces:
         raise InputError(f"no face found in {image}")
-    face = faces[0]
+    face = max(faces, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))  # several people: the largest face
     crop = fer_crop(rgb, face.mesh.points if face.mesh is not None else None, face.lmk68)
     finder = Analyzer(faces_cropped=True, au_model=None, expression_model=None)
     lmk_crop = finder.faces(np.repeat(crop[:, :, None], 3, 2))[0].lmk68

@@ -13,7 +13,7 @@ log = logging.getLogger(__name__)
 
 EXPRESSION_HEADS = ("esr5.fer2013", "esr9.fer2013")
 # ESR-5 warm-started from ESR-9's first 5 branches and trained on, int8 convolutions: more accurate than
-# the ESR-9 (69.6% vs 65.5% on FER2013 PublicTest) at ~3x its speed on a CPU (docs/expression.md)
+# the ESR-9 (69.8% vs 65.5% on FER2013 PublicTest) at ~3x its speed on a CPU (docs/expression.md)
 DEFAULT_EXPRESSION_HEAD = "esr5.fer2013"
 
 
