@@ -49,13 +49,9 @@ def read_ferplus(path: str | Path, split: str = "Training") -> pd.DataFrame:
 
 def read_rafdb(path: str | Path) -> pd.DataFrame:
     """``image``, ``split`` (train/test), ``label`` (0-based index into RAFDB_LABELS)."""
-    from pyfacs.io.csvfile import existing_file
+    from pyfacs.io.csvfile import read_text
 
-    path = existing_file(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (UnicodeDecodeError, OSError) as exc:
-        raise InputError(f"{path} is not a readable RAF-DB list_patition_label.txt ({exc})") from None
+    text = read_text(path, "RAF-DB list_patition_label.txt")
     rows = []
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():

@@ -1,4 +1,4 @@
-"""Reading other people's CSV files with one-line errors: the file named, the cell where it can be."""
+"""Reading other people's files (CSV, text) with one-line errors: the file named, the cell where it can be."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,10 +11,21 @@ from pyfacs.errors import InputError
 def existing_file(path: str | Path) -> Path:
     path = Path(path)
     if path.is_dir():
-        raise InputError(f"{path} is a folder: give the file inside it")
+        raise InputError(f"{path} is a folder: give a file")
     if not path.is_file():
         raise InputError(f"{path} does not exist")
     return path
+
+
+def read_text(path: str | Path, what: str) -> str:
+    """The file's text (UTF-8); ``what`` names the kind of file the error lines ask for."""
+    path = existing_file(path)
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{path} is not a readable {what}: not a text file (UTF-8)") from None
+    except OSError as exc:
+        raise InputError(f"{path} cannot be read ({exc.strerror or exc})") from None
 
 
 def read_csv(path: str | Path, what: str, **kw) -> pd.DataFrame:

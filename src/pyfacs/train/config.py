@@ -109,15 +109,10 @@ _TASKS = {
 def load_config(path: str | Path, *, seed: int | None = None) -> TrainConfig:
     import yaml
 
+    from pyfacs.io.csvfile import read_text
+
     path = Path(path)
-    if path.is_dir():
-        raise InputError(f"config {path} is a folder; give a YAML file, e.g. configs/au/mefarg_ckplus.yaml")
-    if not path.is_file():
-        raise InputError(f"config {path} does not exist")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise InputError(f"config {path} is not a text file; give a YAML config") from None
+    text = read_text(path, "YAML training config (e.g. configs/au/mefarg_ckplus.yaml)")
     try:
         raw = yaml.safe_load(text) or {}
         cfg = TrainConfig.model_validate(raw)
