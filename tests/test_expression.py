@@ -82,8 +82,10 @@ def test_learner_pretrained_download_load_infer(tmp_path):
     import cv2
 
     colour96 = np.stack([cv2.resize(np.repeat(f[:, :, None], 3, 2), (96, 96)) for f in x]).transpose(0, 3, 1, 2)
-    for same, share in ((x.astype(np.float32) / 255, 1.0), (x.astype(np.float32), 1.0),
-                        (torch.from_numpy(colour96 / 255.0), 0.8)):  # (resampled twice: a little blurred)
+    views = [(x.astype(np.float32) / 255, 1.0), (x.astype(np.float32), 1.0)]
+    if _real_faces():  # resampled twice, a little blurred: faces keep most labels, noise does not
+        views.append((torch.from_numpy(colour96 / 255.0), 0.8))
+    for same, share in views:
         agree = np.array([c.prediction for c in learner.infer(same)[0]]) == predicted
         assert agree.mean() >= share
     one, va = learner.infer(torch.from_numpy(colour96[0] / 255.0))  # a (3, 96, 96) tensor is one image
