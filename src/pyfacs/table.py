@@ -86,16 +86,11 @@ def _check_numbers(df: pd.DataFrame, path: Path) -> None:
     """Every measured column of a CSV/JSONL holds numbers (a hand-edited cell would fail later,
     in a plot, with an error that names neither file nor cell); ``frame`` is never empty."""
     from pyfacs.errors import InputError
+    from pyfacs.io.csvfile import numbers
 
-    for col in df.columns:
-        if col in ("source", "expr_label") or pd.api.types.is_numeric_dtype(df[col]):
-            continue
-        num = pd.to_numeric(df[col], errors="coerce")
-        bad = num.isna() & df[col].notna()
-        if bad.any():
-            row = int(np.argmax(bad.to_numpy()))
-            raise InputError(f"{path}: column {col!r} holds {df[col].iloc[row]!r} in data row {row + 1}, not a number")
-        df[col] = num
+    text = [c for c in df.columns if c not in ("source", "expr_label") and not pd.api.types.is_numeric_dtype(df[c])]
+    if text:
+        df[text] = numbers(df, text, path)
     if df["frame"].isna().any():
         row = int(np.argmax(df["frame"].isna().to_numpy()))
         raise InputError(f"{path}: data row {row + 1} has no frame number (was the file cut short?)")

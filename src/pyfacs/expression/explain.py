@@ -40,9 +40,8 @@ def explain(image: str | Path, output: str | Path, *, method: str = "gradcam") -
     from pyfacs.expression.cam import activation_map, interpretability
     from pyfacs.face.align import fer_crop
     from pyfacs.io.media import read_image
-    from pyfacs.pipeline import Analyzer
-
     from pyfacs.io.sinks import check_writable
+    from pyfacs.pipeline import Analyzer
 
     if Path(output).suffix.lower() not in (".png", ".jpg", ".jpeg"):
         raise InputError(f"the explanation is an image: name the output .png or .jpg, not {Path(output).name}")

@@ -1,8 +1,10 @@
 """Reading other people's files (CSV, text) with one-line errors: the file named, the cell where it can be."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from pyfacs.errors import InputError
@@ -39,3 +41,17 @@ def read_csv(path: str | Path, what: str, **kw) -> pd.DataFrame:
         raise InputError(f"{path} is not a readable {what} ({str(exc).splitlines()[0]})") from None
     df.columns = [str(c).strip() for c in df.columns]
     return df
+
+
+def numbers(df: pd.DataFrame, cols: Sequence[str], path: str | Path) -> pd.DataFrame:
+    """``cols`` as float64. A cell that is not a number is named in an InputError: left alone, pandas
+    keeps the column as text and NumPy fails later with an error that names neither file nor cell."""
+    cols = list(cols)
+    raw = df[cols]
+    num = raw.apply(pd.to_numeric, errors="coerce").astype(np.float64)
+    bad = num.isna().to_numpy() & raw.notna().to_numpy()
+    if bad.any():
+        r, c = np.argwhere(bad)[0]  # (row by index label: the file's data row even after filtering)
+        raise InputError(f"{path}: column {cols[c]!r} holds {raw.iat[r, c]!r} in data row {raw.index[r] + 1}, "
+                         f"not a number")
+    return num

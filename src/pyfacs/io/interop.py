@@ -20,7 +20,7 @@ import pandas as pd
 
 from pyfacs.data.fer2013 import LABELS
 from pyfacs.errors import InputError
-from pyfacs.io.csvfile import existing_file, read_csv
+from pyfacs.io.csvfile import existing_file, numbers, read_csv
 from pyfacs.table import FaceTable
 
 log = logging.getLogger(__name__)
@@ -32,20 +32,6 @@ FORMATS = ("OpenFace 2 CSV (FeatureExtraction or FaceLandmarkImg), py-feat CSV, 
 
 
 # shared helpers ------------------------------------------------------------------------------------
-def _numbers(df: pd.DataFrame, cols: Sequence[str], path: Path) -> pd.DataFrame:
-    """``cols`` as float64. A cell that is not a number is named in an InputError: left alone, pandas
-    keeps the column as text and NumPy fails later with an error that names neither file nor cell."""
-    cols = list(cols)
-    raw = df[cols]
-    num = raw.apply(pd.to_numeric, errors="coerce").astype(np.float64)
-    bad = num.isna().to_numpy() & raw.notna().to_numpy()
-    if bad.any():
-        r, c = np.argwhere(bad)[0]  # (row by index label: the file's data row even after filtering)
-        raise InputError(f"{path}: column {cols[c]!r} holds {raw.iat[r, c]!r} in data row {raw.index[r] + 1}, "
-                         f"not a number")
-    return num
-
-
 def _whole(values: pd.Series, path: Path, col: str) -> np.ndarray:
     v = values.to_numpy(np.float64)
     bad = ~np.isfinite(v) | (v != np.round(v))
@@ -125,7 +111,7 @@ def read_openface_csv(path: str | Path) -> FaceTable:
                          f"run FeatureExtraction with -2Dfp (or default outputs)")
     aus = [c for c in df.columns if _OPENFACE_AU.fullmatch(c)]
     used = [c for c in (*_OPENFACE_IDS, *_X68, *_Y68) if c in df.columns]
-    num = _numbers(df, used + aus, path)
+    num = numbers(df, used + aus, path)
     n = len(df)
     if image:
         frame, ts, face_id = np.zeros(n, np.int64), np.zeros(n), _whole(num["face"], path, "face")
@@ -198,7 +184,7 @@ def read_pyfeat_csv(path: str | Path) -> FaceTable:
     aus = [c for c in df.columns if _PYFEAT_AU.fullmatch(c)]
     lmk = _X68 + _Y68 if set(_X68 + _Y68) <= set(df.columns) else []
     maps = [c for c in ("frame", "FaceScore", *_PYFEAT_POSE, *_PYFEAT_EXPR) if c in df.columns]
-    num = _numbers(df, [*_PYFEAT_BOX, *lmk, *aus, *maps], path)
+    num = numbers(df, [*_PYFEAT_BOX, *lmk, *aus, *maps], path)
     n = len(df)
     frame = _whole(num["frame"], path, "frame") if "frame" in num else np.arange(n)
     has_face = num[list(_PYFEAT_BOX)].notna().all(axis=1).to_numpy()
@@ -286,7 +272,7 @@ def read_imotions(path: str | Path) -> FaceTable:
     expr = {f"{k} Evidence": v for k, v in _FACET_EXPR.items() if f"{k} Evidence" in df.columns}
     pose = {k: v for k, v in _FACET_POSE.items() if k in df.columns}
     nfaces = ["NoOfFaces"] if "NoOfFaces" in df.columns else []
-    num = _numbers(df, ["Timestamp", *nfaces, *_FACET_BOX, *pose, *evid, *expr], path)
+    num = numbers(df, ["Timestamp", *nfaces, *_FACET_BOX, *pose, *evid, *expr], path)
     x, y, w, h = (num[c].to_numpy() for c in _FACET_BOX)
     measured = {"bbox_x1": x, "bbox_y1": y, "bbox_x2": x + w, "bbox_y2": y + h}
     measured.update({new: num[old] for old, new in pose.items()})
@@ -362,7 +348,7 @@ def read_affectiva_json(path: str | Path) -> FaceTable:
                          f"(smile, browRaise, ...) scores")
     pose = {c: _AFFECTIVA_POSE[v] for c, v in leaf.items() if v in _AFFECTIVA_POSE}
     times = [c for c, v in leaf.items() if v.lower() == "timestamp"][:1]
-    num = _numbers(df, [*emo, *aus, *pose, *times], path)
+    num = numbers(df, [*emo, *aus, *pose, *times], path)
     n = len(df)
     measured = {new: num[old] for old, new in pose.items()}
     measured.update(_expressions(emo, lambda c: num[c].to_numpy() / 100.0))

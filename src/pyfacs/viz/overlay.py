@@ -80,9 +80,9 @@ class Annotator:
             self._container.mux(packet)
 
     def close(self) -> None:
-        import av
-
         if self._container is not None:
+            import av
+
             try:
                 for packet in self._stream.encode():
                     self._container.mux(packet)
