@@ -147,6 +147,8 @@ def test_bad_options_are_input_errors():
         pyfacs.Analyzer(max_faces=0)
     with pytest.raises(InputError, match="au-static"):
         pyfacs.Analyzer(au_model=None, au_static=True)
+    with pytest.raises(InputError, match="--au-static .* not audetnet.ckplus"):
+        pyfacs.Analyzer(au_model="audetnet.ckplus", au_static=True)
 
 
 def test_summary_per_person():

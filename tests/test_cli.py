@@ -213,6 +213,44 @@ def test_report_names_a_bad_cell(tmp_path, astronaut):
     table = tmp_path / "t.csv"
     assert run("analyze", tmp_path / "a.png", "-o", table, "-q", "--au-model", "none").returncode == 0
     df = pd.read_csv(table)
-    df.loc[0, "pose_yaw"] = "oops"
+    df = df.assign(participant="P01")  # the user's own text column: left as it is
     df.to_csv(table, index=False)
-    _assert_one_line_error(run("report", table, "-o", tmp_path / "r.html"), "column 'pose_yaw' holds 'oops'")
+    assert run("report", table, "-o", tmp_path / "r.html").returncode == 0
+    df["pose_yaw_deg"] = df["pose_yaw_deg"].astype(object)
+    df.loc[0, "pose_yaw_deg"] = "oops"
+    df.to_csv(table, index=False)
+    _assert_one_line_error(run("report", table, "-o", tmp_path / "r.html"), "column 'pose_yaw_deg' holds 'oops'")
+    df.loc[0, "pose_yaw_deg"] = 1.0
+    df["face_id"] = df["face_id"].astype(float)
+    df.loc[0, "face_id"] = 1.5
+    df.to_csv(table, index=False)
+    _assert_one_line_error(run("report", table, "-o", tmp_path / "r.html"), "face_id 1.5 in data row 1")
+
+
+def test_an_interrupted_run_never_replaces_an_earlier_table(tmp_path, astronaut, monkeypatch):
+    from typer.testing import CliRunner
+
+    from pyfacs.cli import app
+    from pyfacs.pipeline import Analyzer
+
+    Image.fromarray(astronaut).save(tmp_path / "a.png")
+    out = tmp_path / "t.csv"
+    args = ["analyze", str(tmp_path / "a.png"), "-o", str(out), "-q", "--au-model", "none", "--expression-model", "none"]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    before = out.read_bytes()
+    real = Analyzer.run
+
+    def stopped_after_one_table(self, inputs, **kw):  # Ctrl-C once the first rows are written
+        def on_table(df):
+            kw_on_table(df)
+            raise KeyboardInterrupt
+        kw_on_table = kw["on_table"]
+        return real(self, inputs, **{**kw, "on_table": on_table})
+
+    monkeypatch.setattr(Analyzer, "run", stopped_after_one_table)
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 130 and f"rows so far are in {tmp_path / 't.partial.csv'}" in res.output
+    assert out.read_bytes() == before and len(pd.read_csv(tmp_path / "t.partial.csv")) == 1
+    fresh = tmp_path / "new.csv"  # no earlier table: the rows so far are the output
+    res = CliRunner().invoke(app, [*args[:3], str(fresh), *args[4:]])
+    assert res.exit_code == 130 and fresh.exists() and not list(tmp_path.glob("*.part"))

@@ -89,3 +89,60 @@ def test_bench_times_each_stage(face_video):
     assert r["frames"] == 50 and r["faces"] == 40
     assert set(r["stages_fps"]) == {"decode", "faces", "au", "expression"}
     assert all(v > 0 for v in r["stages_fps"].values()) and r["end_to_end_fps"] > 0
+
+
+NO_HEADS = {"au_model": None, "expression_model": None}
+
+
+def test_an_unexpected_error_in_one_video_is_recorded_and_the_run_goes_on(corpus, tmp_path, monkeypatch):
+    from pyfacs.pipeline import Analyzer
+
+    real = Analyzer._run_source
+
+    def flaky(self, path, *args, **kwargs):
+        if path.name == "clip1.mp4":
+            raise RuntimeError("a bug")
+        return real(self, path, *args, **kwargs)
+
+    monkeypatch.setattr(Analyzer, "_run_source", flaky)
+    results = analyze_corpus(corpus, tmp_path / "out", options=NO_HEADS)
+    assert [r["status"] for r in results] == ["ok", "error", "ok", "ok"]
+    assert "unexpected RuntimeError (a bug)" in results[1]["error"]
+    monkeypatch.undo()
+    assert [r["source"] for r in analyze_corpus(corpus, tmp_path / "out", options=NO_HEADS)] == [results[1]["source"]]
+
+
+def test_a_resume_must_ask_for_the_same_analysis(corpus, tmp_path):
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"{corpus / 'clip0.mp4'}\n{corpus / 'clip0.mp4'}\n")  # listed twice: analysed once
+    out = tmp_path / "out"
+    assert len(analyze_corpus(listing, out, options=NO_HEADS)) == 1
+    with pytest.raises(InputError, match="holds tables of another analysis .*AU model none.* differs in au_model"):
+        analyze_corpus(corpus, out, options={"au_model": "audetnet.ckplus", "expression_model": None})
+    assert len(analyze_corpus(corpus, out, options=NO_HEADS)) == 3  # the same analysis: the rest is done
+    assert len(pd.read_parquet(out)) == 4 * 6  # the manifest (_manifest.jsonl) does not stop a folder read
+    assert len((out / MANIFEST).read_text().splitlines()) == 4
+
+
+def test_one_run_at_a_time_writes_to_a_folder(corpus, tmp_path):
+    import os
+    import socket
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "_running").write_text(f"{socket.gethostname()} {os.getppid()}")  # a live process
+    with pytest.raises(InputError, match="another analyze-corpus run .* is writing to"):
+        analyze_corpus([corpus / "clip0.mp4"], out, options=NO_HEADS)
+    dead = subprocess_pid()
+    (out / "_running").write_text(f"{socket.gethostname()} {dead}")  # left by a killed run: taken over
+    assert [r["status"] for r in analyze_corpus([corpus / "clip0.mp4"], out, options=NO_HEADS)] == ["ok"]
+    assert not (out / "_running").exists()
+
+
+def subprocess_pid() -> int:
+    import subprocess
+    import sys
+
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    return p.pid

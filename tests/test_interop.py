@@ -338,6 +338,31 @@ def test_read_table_reads_tables_pyfacs_wrote(tmp_path):
     assert back["AU12_p"][0] == 0.25 and back["bbox_x2"][0] == 4
 
 
+@pytest.mark.data
+def test_openface_aus_only_csv_reads_without_landmarks(tmp_path):
+    import pandas as pd
+
+    full = pd.read_csv(_sample("OpenFace_Test.csv"), skipinitialspace=True)
+    keep = [c for c in ("frame", "face_id", "timestamp", "confidence", "success") if c in full]
+    keep += [c for c in full if c.startswith("AU")]
+    path = tmp_path / "aus_only.csv"
+    full[keep].to_csv(path, index=False)  # as FeatureExtraction -aus writes it
+    t = read_table(path)
+    assert not any(c.startswith(("lmk68_", "bbox_")) for c in t.data.columns)
+    np.testing.assert_allclose(t.data["AU12_r"].to_numpy(), full["AU12_r"].where(full["success"] != 0), rtol=1e-6)
+    _one_line_error(read_landmarks, path, "no 68-point landmarks")
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("name", ["001.csv", "iMotions_Test_v6.txt", "sample_affectiva-api-app_output.json"])
+def test_other_tools_tables_saved_by_pyfacs_read_back(name, tmp_path):
+    t = read_table(_sample(name))
+    for suffix in (".parquet", ".csv", ".jsonl"):
+        t.save(tmp_path / f"t{suffix}")
+        back = read_table(tmp_path / f"t{suffix}")  # (their text columns, such as the input's name, kept)
+        assert len(back) == len(t) and list(back.aus.columns) == list(t.aus.columns)
+
+
 def test_read_table_refuses_unknown_files(tmp_path):
     unknown = tmp_path / "other.csv"
     unknown.write_text("a,b,c\n1,2,3\n")

@@ -1,4 +1,3 @@
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,7 +23,7 @@ def test_glob_and_folder_expand_sorted(tmp_path, astronaut):
     (tmp_path / "notes.txt").write_text("x")
     assert [p.name for p in expand_inputs([str(tmp_path)])] == ["a.png", "b.png"]
     assert [p.name for p in expand_inputs([str(tmp_path / "*.png")])] == ["a.png", "b.png"]
-    with pytest.raises(InputError, match="matches no file"):
+    with pytest.raises(InputError, match=r"matches no image or video$"):
         expand_inputs([str(tmp_path / "*.jpg")])
 
 
@@ -66,15 +65,46 @@ def test_video_timestamps_come_from_the_container(face_video):
     assert [f.index for f in frames] == list(range(50))
 
 
-def test_truncated_video_keeps_earlier_frames_and_says_so(tmp_path, face_video):
-    data = Path(face_video).read_bytes()
-    cut = tmp_path / "cut.mp4"
+def test_truncated_video_keeps_earlier_frames_and_says_so(tmp_path, astronaut):
+    # an AVI's index of frames is at its start, so a cut file still opens and decodes up to the cut
+    from conftest import write_video
+
+    full = write_video(tmp_path / "full.avi", [np.roll(astronaut, 4 * i, axis=1) for i in range(40)])
+    data = full.read_bytes()
+    cut = tmp_path / "cut.avi"
     cut.write_bytes(data[: len(data) // 2])
     got = []
-    try:
+    with pytest.raises(InputError, match=r"cut\.avi: only \d+ of the 40 frames .* truncated, rows up to there were kept"):
         for f in iter_frames(cut):
             got.append(f.index)
-    except InputError as exc:
-        assert "cut.mp4" in str(exc)
-    # either the decoder stops cleanly at the cut or it reports it; frames before it are never lost
-    assert got == list(range(len(got)))
+    assert 5 <= len(got) < 40 and got == list(range(len(got)))
+
+
+def test_rotation_tag_turns_frames_upright(tmp_path):
+    import av
+
+    frame = np.zeros((48, 64, 3), np.uint8)
+    frame[:10, :20] = 255  # a mark at the top left of the stored (landscape) frame
+    path = tmp_path / "phone.mp4"
+    with av.open(str(path), mode="w") as c:
+        s = c.add_stream("mpeg4", rate=25)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+        s.set_display_rotation(90)  # shown turned a quarter counter-clockwise, as phones tag portrait video
+        for pkt in [*s.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")), *s.encode()]:
+            c.mux(pkt)
+    (f,) = list(iter_frames(path))
+    assert f.rgb.shape == (64, 48, 3) and f.timestamp_s == 0.0
+    lit = np.argwhere(f.rgb[..., 0] > 200)
+    assert lit[:, 0].min() >= 40 and lit[:, 1].max() <= 12  # the mark is now at the bottom left
+
+
+def test_globs_take_only_images_and_videos_as_folders_do(tmp_path, astronaut):
+    Image.fromarray(astronaut).save(tmp_path / "a.jpg")
+    (tmp_path / "notes.txt").write_text("not an image")
+    (tmp_path / "._a.jpg").write_bytes(b"macOS resource fork")
+    assert expand_inputs([str(tmp_path / "*")]) == [tmp_path / "a.jpg"] == expand_inputs([str(tmp_path)])
+    with pytest.raises(InputError, match=r"matches no image or video \(1 other files\)"):
+        expand_inputs([str(tmp_path / "*.txt")])
+    (tmp_path / "clip.MTS").write_bytes(b"")
+    assert tmp_path / "clip.MTS" in expand_inputs([str(tmp_path)])  # camcorder video is video
+

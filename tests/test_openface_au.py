@@ -217,3 +217,49 @@ def test_two_people_are_calibrated_separately(tmp_path, astronaut):
         err_own = np.abs(medians[fid] - mine).mean()
         err_other = np.abs(medians[fid] - theirs).mean()
         assert err_own < 0.1 * err_other  # seen here: 0.003-0.005 vs 0.075 (histogram bins of 0.001)
+
+
+def test_runs_split_where_a_face_was_missing():
+    from pyfacs.au.heads import analysed_step, consecutive_runs
+
+    frames = [np.array([0, 2, 4, 10, 12]), np.array([6, 8])]  # --every 2; the first face gone for frames 6-8
+    step = analysed_step(frames)
+    assert step == 2
+    assert [r.tolist() for r in consecutive_runs(frames[0], step)] == [[0, 1, 2], [3, 4]]
+    assert [r.tolist() for r in consecutive_runs(frames[1], step)] == [[0, 1]]
+
+
+@pytest.mark.data
+def test_smoothing_and_calibration_do_not_cross_gaps_and_keep_no_features():
+    """OpenFace's 3-frame mean and 7-frame vote run within each run of consecutive frames; the early
+    frames' recalibration needs their outputs only, not their 4702 features each."""
+    shared_path("models", "openface-2.2.0")
+    from pyfacs.au.openface.predictor import FaceAUState, OpenFaceAU
+
+    head = OpenFaceAU.from_registry(static=True)
+    n_r, n_c = len(head.svr), len(head.svm)
+    reg = np.concatenate([np.zeros((8, n_r)), np.full((8, n_r), 3.0)])
+    cls = np.concatenate([-np.ones((8, n_c)), np.ones((8, n_c))])
+    runs = [np.arange(8), np.arange(8, 16)]
+    r, p = head.finish(reg, cls, None, np.arange(16), video=True, runs=runs)
+    neg, pos = (np.array([getattr(m, k) for m in head.svm]) for k in ("neg_class", "pos_class"))
+    assert (r[:8] == 0).all() and (r[8:] == 3).all() and (p[:8] == neg).all() and (p[8:] == pos).all()
+    r, p = head.finish(reg, cls, None, np.arange(16), video=True)  # one run: values mix at the join
+    assert 0 < r[7, 0] < 3 and 0 < r[8, 0] < 3
+
+    dynamic = OpenFaceAU.from_registry()
+    state, rng = FaceAUState(), np.random.default_rng(0)
+    feats = [np.concatenate([rng.uniform(0, 0.3, 4464), rng.normal(0, 5, 238)]) for _ in range(6)]
+    for k, f in enumerate(feats):  # (step's own update, without an image)
+        if k % 2 == 1:
+            state.hog.update(f[:4464])
+            state.geom.update(f[4464:])
+        state.frames_seen += 1
+        state.last_features = f
+        state.early_rows.append(k)
+    online = [dynamic.raw(f, None) for f in feats]
+    reg, cls = (np.array([o[i] for o in online]) for i in (0, 1))
+    got, _ = dynamic.finish(reg, cls, state, np.arange(6), video=False)
+    final = dynamic._median(feats[-1], state)
+    want = np.clip(np.array([dynamic.raw(f, final)[0] for f in feats]), 0, 5)  # predicted again in full
+    np.testing.assert_allclose(got, want, atol=1e-9)

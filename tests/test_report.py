@@ -54,8 +54,8 @@ def test_report_cli_errors(tmp_path):
     res = subprocess.run([sys.executable, "-m", "pyfacs.cli", "report", str(tmp_path / "none.parquet"), "-o",
                           str(tmp_path / "r.txt")], capture_output=True, text=True)
     assert res.returncode == 2 and "Traceback" not in res.stderr
-    (tmp_path / "manifest.jsonl").write_text('{"source": "a.mp4", "status": "ok"}\n')  # analyze-corpus's, not a table
-    for name in ("none.parquet", "junk.parquet", "junk.png", "manifest.jsonl"):
+    (tmp_path / "_manifest.jsonl").write_text('{"source": "a.mp4", "status": "ok"}\n')  # analyze-corpus's, not a table
+    for name in ("none.parquet", "junk.parquet", "junk.png", "_manifest.jsonl"):
         if name.startswith("junk"):
             (tmp_path / name).write_text("junk")
         res = subprocess.run([sys.executable, "-m", "pyfacs.cli", "report", str(tmp_path / name), "-o",
@@ -70,3 +70,47 @@ def test_au_occurrence_has_a_bar_group_per_person_of_each_source():
                        "AU12_c": [1.0, 0.0, 1.0]})
     labels = [t.get_text() for t in plot_au_occurrence(df).axes[0].get_legend().get_texts()]
     assert labels == ["a.mp4: person 0", "a.mp4: person 1", "b.jpg: person 0"]
+
+
+def test_report_of_a_folder_of_stills_stays_small_and_pools_them(tmp_path):
+    from pyfacs.viz.report import MAX_STILL_ROWS
+
+    rng = np.random.default_rng(0)
+    n = 300
+    df = pd.DataFrame({"source": [f"img{i:04d}.png" for i in range(n)], "frame": 0, "timestamp_s": 0.0,
+                       "face_id": pd.array([0] * n, dtype="Int64"), "AU12_c": rng.integers(0, 2, n).astype(float),
+                       "AU12_r": rng.uniform(0, 5, n), "expr_label": "happy"})
+    circle = {f"lmk68_{axis}_{i}": np.full(n, 50 + 20 * (np.cos if axis == "x" else np.sin)(i / 68 * 2 * np.pi))
+              for axis in "xy" for i in range(68)}  # a plausible face: points on a circle
+    df = pd.concat([df, pd.DataFrame(circle)], axis=1)
+    page = pyfacs.FaceTable(df).report(tmp_path / "r.html").read_text()
+    assert f"Still images ({n} images, {n} faces)" in page and "Person 0" not in page
+    assert page.count("<tr>") == 1 + MAX_STILL_ROWS and f"{n - MAX_STILL_ROWS} more faces" in page
+    assert page.count("data:image/png;base64,") == 2  # occurrence (one pooled group) and one AU map
+    fig = pyfacs.FaceTable(df).plot_au_occurrence()
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == [f"{n} still images ({n} faces)"]
+
+
+def test_plots_run_over_frames_when_the_table_has_no_times():
+    df = pd.DataFrame({"source": "v.mp4", "frame": np.arange(10), "timestamp_s": np.nan,
+                       "face_id": pd.array([0] * 10, dtype="Int64"), "AU12_p": np.linspace(0, 1, 10),
+                       "expr_happy": 0.5, "expr_sad": 0.5})
+    table = pyfacs.FaceTable(df)
+    for fig in (table.plot_aus(0), table.plot_expressions(0)):
+        ax = fig.axes[0]
+        assert ax.get_xlabel() == "frame"
+        drawn = [line.get_xdata() for line in ax.get_lines()] + [c.get_paths()[0].vertices[:, 0] for c in ax.collections]
+        assert drawn and all(np.isfinite(np.asarray(x, float)).any() for x in drawn)
+
+
+@pytest.mark.data
+def test_report_of_another_tools_file(tmp_path):
+    import sys
+
+    from conftest import shared_path
+
+    res = subprocess.run([sys.executable, "-m", "pyfacs.cli", "report",
+                          str(shared_path("interop", "pyfeat_tests", "OpenFace_Test.csv")), "-o", str(tmp_path / "r.html")],
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert "data:image/png;base64," in (tmp_path / "r.html").read_text()

@@ -165,6 +165,16 @@ def test_sequence_windows_do_not_span_frames_where_the_face_was_absent(monkeypat
     assert all(np.allclose(every2[r], joined[r], atol=1e-6) for r in range(10))
 
 
+def test_training_windows_are_cut_as_analyze_cuts_them():
+    from pyfacs.temporal.tokens import windows, windows_within_runs
+
+    x = np.arange(8, dtype=np.float32)[:, None]
+    present = np.array([1, 1, 1, 0, 0, 1, 1, 1], bool)  # the face away for frames 3-4
+    w = windows_within_runs(x, present, 3)
+    assert w[2, :, 0].tolist() == [1, 2, 2] and w[5, :, 0].tolist() == [5, 5, 6]  # edges repeated at the gap
+    assert (w[present] == np.concatenate([windows(x[:3], 3), windows(x[5:], 3)])).all()
+
+
 def test_the_sequence_head_runs_without_pytorch(face_video, tmp_path):
     """A plain install (no train extra) runs the AU sequence model: it is ONNX, its tokens NumPy."""
     import subprocess

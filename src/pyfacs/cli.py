@@ -159,15 +159,25 @@ def analyze(
             image_done()  # (a failed image never reached on_progress)
         console.print(f"[red]error:[/red] {err.message}", highlight=False, soft_wrap=True)
 
+    interrupted = True  # until the run returns: Ctrl-C, SIGTERM, or an error that ends it
     try:
         with progress:
             errors = analyzer.run([str(p) for p in paths], every=every, on_table=on_table,
                                   on_frame=(lambda fr, faces: annotator.add(fr.rgb, faces)) if annotator else None,
                                   on_error=on_error, on_progress=on_progress)
+        interrupted = False
+    except KeyboardInterrupt:
+        written = sink.close(interrupted=True)
+        kept = f"the {sink.rows} rows so far are in {written}" if written else "nothing was written"
+        left = f"; {output} is left as it was" if written and written != sink.target else ""
+        typer.echo(f"interrupted: {kept}{left}", err=True)
+        raise typer.Exit(130) from None
     finally:
-        written = sink.close()
+        if interrupted and sink.part.exists():  # (an error: its rows are kept as for Ctrl-C)
+            sink.close(interrupted=True)
         if annotator:
             annotator.close()
+    written = sink.close()
     ok = len(paths) - len(errors)
     if not written:
         if len(paths) > 1 or output.exists():  # (one input: its error line has said it all)
@@ -185,7 +195,7 @@ def analyze(
 @_one_line_errors
 def analyze_corpus(
     source: Annotated[Path, typer.Argument(help="A folder of videos (searched recursively) or a text file listing them")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Output folder: one Parquet per video + manifest.jsonl")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Output folder: one Parquet per video + _manifest.jsonl")],
     engine: Annotated[str, typer.Option(help="local (processes on this machine) or ray (pyfacs[distributed])")] = "local",
     workers: Annotated[int, typer.Option(min=1, help="Parallel workers, each with its own models")] = 1,
     au_model: Annotated[str, typer.Option(help="AU head by registry name, or none")] = "auto",
@@ -197,8 +207,8 @@ def analyze_corpus(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    from pyfacs.distributed.corpus import MANIFEST, check_options, corpus_inputs
     from pyfacs.distributed.corpus import analyze_corpus as run_corpus
-    from pyfacs.distributed.corpus import check_options, corpus_inputs
 
     options = {"au_model": au_model, "expression_model": expression_model, "max_faces": max_faces}
     videos = corpus_inputs(source)  # bad input: one line before the progress bar starts
@@ -211,13 +221,14 @@ def analyze_corpus(
     def on_result(r: dict, done: int, total: int) -> None:
         progress.update(task, completed=done, total=total)
         if r["status"] != "ok":
-            console.print(f"[red]error:[/red] {r['source']}: {r['error']}", highlight=False, soft_wrap=True)
+            message = r["error"] if r["source"] in r["error"] else f"{r['source']}: {r['error']}"
+            console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
 
     with progress:
         results = run_corpus(videos, output, engine=engine, workers=workers, options=options, on_result=on_result)
     failed = sum(r["status"] != "ok" for r in results)
     typer.echo(f"{output}: {len(results) - failed} videos analysed, {failed} failed this run "
-               f"(finished files of earlier runs skipped); manifest {output / 'manifest.jsonl'}", err=True)
+               f"(finished files of earlier runs skipped); manifest {output / MANIFEST}", err=True)
     if failed:
         raise typer.Exit(EXIT_BAD_INPUT)
 
@@ -243,27 +254,32 @@ def bench(
 @app.command()
 @_one_line_errors
 def report(
-    results: Annotated[Path, typer.Argument(help="A results file written by pyfacs analyze (.parquet, .csv, .jsonl)")],
+    results: Annotated[Path, typer.Argument(help="A results file: pyfacs analyze's (.parquet, .csv, .jsonl) "
+                                                 "or OpenFace's, py-feat's, iMotions's or Affectiva's")],
     output: Annotated[Path, typer.Option("-o", "--output", help="The HTML page to write")] = Path("report.html"),
 ) -> None:
     """A self-contained HTML page: AU and expression time series per person, AU occurrence, AU maps,
     annotated sample frames."""
-    from pyfacs.table import FaceTable
+    from pyfacs.io.interop import read_table
+    from pyfacs.io.sinks import check_writable
     from pyfacs.viz.report import write_report
 
     if output.suffix.lower() not in (".html", ".htm"):
         raise InputError(f"the report is HTML: name the output .html, not {output.name}")
-    typer.echo(f"wrote {write_report(FaceTable.read(results), output)}", err=True)
+    check_writable(output, "--output")  # (before the plots, which take a while)
+    typer.echo(f"wrote {write_report(read_table(results), output)}", err=True)
 
 
 def _fps(path: Path) -> float:
     import av
 
+    from pyfacs.io.media import video_stream
+
     try:
         with av.open(str(path)) as c:
-            if not c.streams.video:
+            if (stream := video_stream(c)) is None:
                 raise InputError(f"{path} has no video stream to annotate")
-            rate = c.streams.video[0].average_rate
+            rate = stream.average_rate
             return float(rate) if rate else 30.0
     except (OSError, av.error.FFmpegError) as exc:
         raise InputError(f"{path} cannot be read as a video ({exc})") from None

@@ -68,6 +68,9 @@ class Analyzer:
         faces_cropped, au_static = _flag("faces_cropped", faces_cropped), _flag("au_static", au_static)
         if au_static and au_model in (None, "none"):
             raise InputError("--au-static picks OpenFace's static AU models: it needs an AU head, not --au-model none")
+        if au_static and au_model not in ("auto", "openface.au-2.2"):
+            raise InputError(f"--au-static picks OpenFace's static AU models: it goes with --au-model openface.au-2.2 "
+                             f"(or auto), not {au_model}")
         if landmarks_from is not None and (landmarks == 478 or faces_cropped):
             raise InputError("--landmarks-from gives 68 points only; drop --landmarks 478 / --faces-cropped")
         from pyfacs.au.heads import make_au_head
@@ -432,17 +435,22 @@ def _prefetch(frames: Iterator[Frame], depth: int = 8) -> Iterator[Frame]:
     def work() -> None:
         try:
             for f in frames:
-                while not stop.is_set():
-                    try:
-                        q.put(f, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
+                put(f)
                 if stop.is_set():
                     return
-            q.put(_END)
+            put(_END)
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
-            q.put(exc)
+            put(exc)
+        finally:
+            getattr(frames, "close", lambda: None)()  # the video file now, not when collected
+
+    def put(item) -> None:  # never blocks for good: the consumer may have stopped reading
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
 
     t = threading.Thread(target=work, daemon=True)
     t.start()

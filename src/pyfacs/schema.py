@@ -5,6 +5,8 @@ Units are in the names: pixels of the original frame for ``bbox_*`` and ``lmk*``
 """
 from __future__ import annotations
 
+import re
+
 SCHEMA_VERSION = "1"
 
 ID_COLUMNS = ["source", "frame", "timestamp_s", "face_id", "face_score"]
@@ -42,3 +44,19 @@ def au_column(au: int, kind: str) -> str:
 
 def expression_column(label: str) -> str:
     return f"expr_{label}"
+
+
+_AU = re.compile(r"AU\d\d[LR]?_[rcp]")  # (AU12L_r: the subject's left side)
+_MEASURED = re.compile(r"frame|timestamp_s|face_id|face_score|bbox_[xy][12]|lmk(68_[xy]|478_[xyz])_\d+|pose_[a-z]+_deg"
+                       r"|AU\d\d[LR]?_[rcp]|expr_(?!label$)\w+")
+
+
+def is_au_column(name: str) -> bool:
+    """``AU12_r``, ``AU12_c``, ``AU12_p``, ``AU12L_r`` — not another tool's extra columns such as
+    ``AU12 Evidence``."""
+    return _AU.fullmatch(name) is not None
+
+
+def is_measured_column(name: str) -> bool:
+    """A column of this vocabulary that holds numbers (every one but ``source`` and ``expr_label``)."""
+    return _MEASURED.fullmatch(name) is not None

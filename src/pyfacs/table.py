@@ -83,17 +83,23 @@ def columns_to_frame(batches: Sequence[dict[str, np.ndarray]], column_order: Seq
 
 
 def _check_numbers(df: pd.DataFrame, path: Path) -> None:
-    """Every measured column of a CSV/JSONL holds numbers (a hand-edited cell would fail later,
-    in a plot, with an error that names neither file nor cell); ``frame`` is never empty."""
+    """Every measured column of the vocabulary holds numbers (a hand-edited cell would fail later,
+    in a plot, with an error that names neither file nor cell); ``frame`` is never empty, ``face_id``
+    a whole number. Columns of other names (a ``participant`` added by hand, another tool's file
+    name) are the user's and left as they are."""
     from pyfacs.errors import InputError
     from pyfacs.io.csvfile import numbers
 
-    text = [c for c in df.columns if c not in ("source", "expr_label") and not pd.api.types.is_numeric_dtype(df[c])]
+    text = [c for c in df.columns if schema.is_measured_column(str(c)) and not pd.api.types.is_numeric_dtype(df[c])]
     if text:
         df[text] = numbers(df, text, path)
     if df["frame"].isna().any():
         row = int(np.argmax(df["frame"].isna().to_numpy()))
         raise InputError(f"{path}: data row {row + 1} has no frame number (was the file cut short?)")
+    ids = df["face_id"].to_numpy(np.float64, na_value=np.nan)
+    if (bad := np.isfinite(ids) & (ids != np.round(ids))).any() or np.isinf(ids).any():
+        row = int(np.argmax(bad | np.isinf(ids)))
+        raise InputError(f"{path}: face_id {ids[row]} in data row {row + 1} is not a whole number")
 
 
 def _typed(df: pd.DataFrame) -> pd.DataFrame:
@@ -168,7 +174,8 @@ class FaceTable:
 
     @property
     def aus(self) -> pd.DataFrame:
-        return self._select(("AU",))
+        """The ``AUxx_r``/``AUxx_c``/``AUxx_p`` columns."""
+        return self.data[[c for c in self.data.columns if schema.is_au_column(c)]]
 
     @property
     def expressions(self) -> pd.DataFrame:
@@ -184,7 +191,7 @@ class FaceTable:
             return pd.DataFrame(columns=["source", "face_id", "frames", "seconds"])
         g = faces.groupby(["source", "face_id"], sort=True)
         out = g.agg(frames=("frame", "size"), seconds=("timestamp_s", lambda t: float(t.max() - t.min())))
-        au_cols = [c for c in faces.columns if c.startswith("AU") and c[-2:] in ("_c", "_r", "_p")]
+        au_cols = [c for c in faces.columns if schema.is_au_column(c)]
         if au_cols:
             means = g[au_cols].mean()
             means.columns = [c.replace("_c", "_rate") if c.endswith("_c") else c.replace("_r", "_mean_r")
@@ -205,7 +212,7 @@ class FaceTable:
 
         if columns is None:
             columns = [c for c in self.data.columns
-                       if (c.startswith("AU") and c[-2:] in ("_r", "_p")) or (c.startswith("expr_") and c != "expr_label")]
+                       if (schema.is_au_column(c) and c[-2:] in ("_r", "_p")) or (c.startswith("expr_") and c != "expr_label")]
         columns = list(columns)
         # presence with no probability beside it (OpenFace's SVMs) is smoothed as a majority vote
         votes = [f"{c[:-2]}_c" for c in columns if c.endswith("_r") and f"{c[:-2]}_c" in self.data

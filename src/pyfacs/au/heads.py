@@ -24,6 +24,7 @@ AU_HEADS = ("openface.au-2.2", "audetnet.ckplus", "ausequence.openface-clip")
 class _FaceTrack:
     state: object
     rows: list[int] = field(default_factory=list)
+    frames: list[int] = field(default_factory=list)
     reg: list[np.ndarray] = field(default_factory=list)
     cls: list[np.ndarray] = field(default_factory=list)
 
@@ -54,6 +55,7 @@ class OpenFaceAUHead:
         if track is None:  # made only when missing: a state holds 27 MB of histograms
             track = self._tracks[face_id] = _FaceTrack(FaceAUState())
         reg, cls = head.step(rgb, lmk68.astype(np.float64), track.state, row)
+        track.frames.append(frame if frame is not None else (track.frames[-1] + 1 if track.frames else 0))
         track.rows.append(row)
         track.reg.append(reg)
         track.cls.append(cls)
@@ -62,10 +64,13 @@ class OpenFaceAUHead:
         """Row number → AU values in ``self.columns`` order, for every face added since ``begin``."""
         head = self.video_head if self._video else self.still_head
         out: dict[int, np.ndarray] = {}
-        for track in self._tracks.values():
+        frames = [np.array(t.frames) for t in self._tracks.values()]
+        step = analysed_step(frames)
+        for track, f in zip(self._tracks.values(), frames):
             rows = np.array(track.rows)
             reg, pres = head.finish(np.array(track.reg), np.array(track.cls),
-                                    None if head.static else track.state, rows, video=self._video)
+                                    None if head.static else track.state, rows, video=self._video,
+                                    runs=consecutive_runs(f, step))
             for i, row in enumerate(rows):
                 out[int(row)] = np.concatenate([reg[i], pres[i]])
         self._tracks = {}
@@ -155,18 +160,27 @@ class SequenceAUHead:
         from pyfacs.temporal.tokens import windows
 
         frames = [np.array([f for _, f, _ in seen]) for seen in self._feats.values()]
-        steps = [d for f in frames for d in np.diff(f) if d > 0]
-        step = min(steps, default=1)  # the analysed-frame step (1, or N with --every N)
+        step = analysed_step(frames)
         out: dict[int, np.ndarray] = {}
         for seen, f in zip(self._feats.values(), frames):
-            starts = np.flatnonzero(np.diff(f) != step) + 1  # a gap: a run of its own, as smoothing does
-            for run in np.split(np.arange(len(seen)), starts):
+            for run in consecutive_runs(f, step):
                 feats = np.stack([seen[i][2] for i in run])
                 p = self._session.run(None, {"input": windows(feats, self.window)})[0]
                 for i, pr in zip(run, p.astype(np.float64)):
                     out[seen[i][0]] = np.concatenate([pr, (pr >= 0.5).astype(np.float64)])
         self._feats = {}
         return out
+
+
+def analysed_step(frames: list[np.ndarray]) -> int:
+    """The step between analysed frames (1, or N with ``--every N``): the smallest one any face shows."""
+    return min((int(d) for f in frames for d in np.diff(f) if d > 0), default=1)
+
+
+def consecutive_runs(frames: np.ndarray, step: int) -> list[np.ndarray]:
+    """Positions in ``frames`` split where the face was missing (a gap starts a run of its own, as in
+    temporal smoothing): windows and smoothing must not mix values from before and after a gap."""
+    return np.split(np.arange(len(frames)), np.flatnonzero(np.diff(frames) != step) + 1)
 
 
 def make_au_head(name: str | None, *, static: bool = False) -> OpenFaceAUHead | EmbeddedAUHead | SequenceAUHead | None:

@@ -3,22 +3,29 @@ folder, with a manifest line per finished file (status, frames, faces, people, e
 hashes).
 
 Restartable: a file is written under a temporary name and renamed when complete, so a crash loses at
-most the files in progress, and a new run skips every file whose Parquet exists. Engines: ``local``
-(one process, or ``workers`` processes) and ``ray`` (Ray actors on a local or existing cluster — the
-``distributed`` extra; ``RAY_ADDRESS`` picks a cluster); either way each worker builds its models once
-and analyses file after file with them.
+most the files in progress, and a new run skips every file whose Parquet exists — if it asks for the
+same analysis (options and models, as its tables' metadata says): a folder never mixes two kinds.
+Engines (:mod:`pyfacs.distributed.engines`): ``local`` (one process, or ``workers`` processes) and
+``ray`` (Ray actors on a local or existing cluster); either way each worker builds its models once and
+analyses file after file with them.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import socket
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from pyfacs.errors import InputError, require_extra
+from pyfacs.errors import InputError
 
-MANIFEST = "manifest.jsonl"
+# names starting with "_" are skipped by pyarrow, so pd.read_parquet(folder) reads the tables only
+MANIFEST = "_manifest.jsonl"
+LOCK = "_running"  # "host pid" of the run writing to the folder
 
 
 @dataclass
@@ -63,12 +70,12 @@ def output_name(video: Path) -> str:
 
 
 class CorpusWorker:
-    """One worker: an Analyzer built once, then one video after another."""
+    """One worker: an Analyzer built once (or given), then one video after another."""
 
-    def __init__(self, options: dict):
+    def __init__(self, options: dict, analyzer=None):
         from pyfacs.pipeline import Analyzer
 
-        self.analyzer = Analyzer(**options)
+        self.analyzer = analyzer or Analyzer(**options)
 
     def process(self, video: str, out_dir: str) -> dict:
         import pandas as pd
@@ -96,6 +103,9 @@ class CorpusWorker:
             errors = self.analyzer.run([video], on_table=on_table)
         except InputError as exc:  # a listed file that is missing: recorded like a broken one, the run goes on
             errors = [SourceError(video, str(exc))]
+        except Exception as exc:  # noqa: BLE001 - an internal error in one file must not end the corpus
+            errors = [SourceError(video, f"{video}: unexpected {type(exc).__name__} ({exc}); "
+                                         f"the other videos go on; please report this")]
         finally:
             sink.close(keep=errors == [])  # complete: only now does the file count as done
         models = {k: v.get("sha256") for k, v in meta.items() if isinstance(v, dict) and "sha256" in v}
@@ -103,6 +113,12 @@ class CorpusWorker:
                             len(people), errors[0].message if errors else None, round(time.perf_counter() - t, 2),
                             models)
         return asdict(result)
+
+
+def failed(video: str, out_dir: Path, reason: str) -> dict:
+    """The manifest line of a video whose worker failed (a process killed, e.g. out of memory)."""
+    return asdict(FileResult(video, str(out_dir / output_name(Path(video))), "error",
+                             error=f"{video}: {reason}; it is redone on the next run"))
 
 
 def _done(out_dir: Path) -> set[str]:
@@ -113,32 +129,111 @@ def analyze_corpus(source: str | Path | list[Path], out_dir: str | Path, *, engi
                    options: dict | None = None, on_result=None) -> list[dict]:
     """Analyse every video not done yet (``source``: a folder, a list file, or the videos
     :func:`corpus_inputs` found); returns this run's results (also appended to the manifest)."""
+    from pyfacs.distributed.engines import run_local, run_ray
+    from pyfacs.io.sinks import check_writable
+    from pyfacs.pipeline import Analyzer
+
     videos = source if isinstance(source, list) else corpus_inputs(source)
-    check_options(options or {}, engine)  # (the workers build the heads: a typo would fail in each, after the mkdir)
-    out_dir = Path(out_dir)
+    options = options or {}
+    check_options(options, engine)  # (the workers build the heads: a typo would fail in each, after the mkdir)
+    out_dir = Path(out_dir).expanduser().resolve()  # (Ray workers on other machines see absolute paths only)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:  # (FileExistsError too: a file by that name)
         raise InputError(f"cannot use {out_dir} as the output folder ({exc.strerror or exc}); "
                          "choose another --output") from None
-    for stale in out_dir.glob("*.parquet.part"):  # a crash's leftovers
-        stale.unlink()
-    done = _done(out_dir)
-    todo = [str(v) for v in videos if output_name(v) not in done]
-    options = options or {}
-    results: list[dict] = []
+    check_writable(out_dir / MANIFEST, "--output")
+    # "auto" resolved once, here: every worker and every later run then makes the same kind of table
+    analyzer = Analyzer(**options)
+    resolved = options | {"au_model": analyzer.au_head.name if analyzer.au_head else None,
+                          "expression_model": analyzer.expression_head.name if analyzer.expression_head else None}
+    with _folder_lock(out_dir):
+        legacy = out_dir / "manifest.jsonl"  # (its name in earlier versions)
+        if legacy.is_file() and not (out_dir / MANIFEST).exists():
+            legacy.rename(out_dir / MANIFEST)
+        _check_same_analysis(out_dir, analyzer.metadata)
+        for stale in out_dir.glob("*.parquet.part"):  # a crash's leftovers (no other run is writing: locked)
+            stale.unlink()
+        done = _done(out_dir)
+        todo = list(dict.fromkeys(str(v.resolve()) for v in videos if output_name(v) not in done))  # (once each)
+        results: list[dict] = []
 
-    def record(r: dict) -> None:
-        results.append(r)
-        with open(out_dir / MANIFEST, "a") as f:
-            f.write(json.dumps(r) + "\n")
-        if on_result:
-            on_result(r, len(results), len(todo))
+        def record(r: dict) -> None:
+            results.append(r)
+            with open(out_dir / MANIFEST, "a") as f:
+                f.write(json.dumps(r) + "\n")
+            if on_result:
+                on_result(r, len(results), len(todo))
 
-    if not todo:
-        return results
-    (_run_local if engine == "local" else _run_ray)(todo, out_dir, workers, options, record)
+        if todo:
+            if engine == "local":
+                run_local(todo, out_dir, workers, resolved, record, analyzer=analyzer)
+            else:
+                run_ray(todo, out_dir, workers, resolved, record)
     return results
+
+
+def _analysis(meta: dict) -> dict:
+    """What makes two tables of the same kind: the options and every model's hashes."""
+    out = {k: v for k, v in meta.items() if k in ("models", "options", "au_model", "expression_model")}
+    out["options"] = {k: v for k, v in out.get("options", {}).items() if k != "every"}
+    return json.loads(json.dumps(out))  # (as read back from a file: lists, not tuples)
+
+
+def _check_same_analysis(out_dir: Path, meta: dict) -> None:
+    """Refuse a resume that asks for another analysis than the folder's tables hold (their Parquet
+    metadata says which): a folder of some tables with OpenFace AUs and some without is no corpus."""
+    import pyarrow.parquet as pq
+
+    for table in sorted(out_dir.glob("*.parquet")):
+        try:
+            have = _analysis(json.loads(pq.read_schema(table).metadata[b"pyfacs"]))
+        except (OSError, KeyError, TypeError, ValueError):  # not one of ours, or unreadable: try the next
+            continue
+        want = _analysis(meta)
+        diff = [k for k in sorted(set(have) | set(want)) if have.get(k) != want.get(k)]
+        if diff:
+            names = [(have.get(k) or {}).get("name", "none") for k in ("au_model", "expression_model")]
+            raise InputError(f"{out_dir} holds tables of another analysis ({table.name}: AU model {names[0]}, "
+                             f"expression model {names[1]}; this run differs in {', '.join(diff)}); resume with "
+                             f"the same options and models, or choose another --output")
+        return
+
+
+@contextmanager
+def _folder_lock(out_dir: Path) -> Iterator[None]:
+    """One run at a time writes to a folder (a second would delete the first's files in progress)."""
+    lock, me = out_dir / LOCK, f"{socket.gethostname()} {os.getpid()}"
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            break
+        except FileExistsError:
+            owner = lock.read_text().strip() if lock.is_file() else ""
+            host, _, pid = owner.partition(" ")
+            if host == socket.gethostname() and pid.isdigit() and not _alive(int(pid)):
+                lock.unlink(missing_ok=True)  # left by a run that was killed
+                continue
+            raise InputError(f"another analyze-corpus run ({owner or 'unknown'}) is writing to {out_dir}; wait "
+                             f"for it to end, or delete {lock} if that run is gone") from None
+    else:
+        raise InputError(f"cannot lock {out_dir} ({lock} keeps coming back); is another run starting?")
+    with os.fdopen(fd, "w") as f:
+        f.write(me)
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 def check_options(options: dict, engine: str = "local") -> None:
@@ -160,46 +255,3 @@ def check_options(options: dict, engine: str = "local") -> None:
         value = options.get(key)
         if value not in (None, "auto", "none", *names):
             raise InputError(f"unknown {key.replace('_', ' ')} {value!r}; choose one of: auto, {', '.join(names)}, none")
-
-
-def _run_local(todo, out_dir, workers, options, record) -> None:
-    if workers <= 1:
-        worker = CorpusWorker(options)
-        for video in todo:
-            record(worker.process(video, str(out_dir)))
-        return
-    from concurrent.futures import ProcessPoolExecutor
-
-    with ProcessPoolExecutor(workers, initializer=_init_process, initargs=(options,)) as pool:
-        for r in pool.map(_process_in_pool, todo, [str(out_dir)] * len(todo)):
-            record(r)
-
-
-_POOL_WORKER: CorpusWorker | None = None
-
-
-def _init_process(options: dict) -> None:
-    global _POOL_WORKER
-    _POOL_WORKER = CorpusWorker(options)
-
-
-def _process_in_pool(video: str, out_dir: str) -> dict:
-    return _POOL_WORKER.process(video, out_dir)
-
-
-def _run_ray(todo, out_dir, workers, options, record) -> None:
-    ray = require_extra("ray", "distributed")
-    from ray.util import ActorPool
-
-    started = not ray.is_initialized()
-    if started:  # RAY_ADDRESS (an existing cluster) or a local one with ``workers`` CPUs
-        ray.init(num_cpus=max(workers, 1), include_dashboard=False, log_to_driver=False,
-                 ignore_reinit_error=True)
-    try:
-        actor = ray.remote(num_cpus=1)(CorpusWorker)
-        pool = ActorPool([actor.remote(options) for _ in range(max(workers, 1))])
-        for r in pool.map_unordered(lambda a, v: a.process.remote(v, str(out_dir)), todo):
-            record(r)
-    finally:
-        if started:
-            ray.shutdown()

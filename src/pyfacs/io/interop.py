@@ -98,19 +98,24 @@ def read_openface_csv(path: str | Path) -> FaceTable:
     ``confidence``→``face_score``, ``x_i``/``y_i``→``lmk68_x_i``/``lmk68_y_i`` (the box ``bbox_*`` is
     drawn round them), ``pose_Rx/Ry/Rz`` (radians)→``pose_pitch_deg/yaw_deg/roll_deg``. ``AUxx_r``
     (intensity 0-5) and ``AUxx_c`` (presence 0/1) keep their names, as does every other column (gaze,
-    3D landmarks, PDM parameters ``p_*``, ``success``). OpenFace writes zeros for every value of a frame
+    3D landmarks, PDM parameters ``p_*``, ``success``). Landmarks may be absent (``FeatureExtraction
+    -aus`` output): then the table has no ``lmk68_*`` or box columns. OpenFace writes zeros for every value of a frame
     it failed on (``success`` 0): those rows become "no face" rows, NaN for all but the frame's
     identity and ``success``, so that zeros do not pass for measurements.
     """
     path = existing_file(path)
     df = read_csv(path, "OpenFace 2 CSV")
     image = "frame" not in df.columns and "face" in df.columns  # FaceLandmarkImg's header
-    needed = {"x_0", "y_67"} | ({"face", "confidence"} if image else {"frame", "timestamp"})
+    needed = {"face", "confidence"} if image else {"frame", "timestamp"}
     if not needed <= set(df.columns):
         raise InputError(f"{path} is not an OpenFace 2 CSV: it lacks {sorted(needed - set(df.columns))}; "
-                         f"run FeatureExtraction with -2Dfp (or default outputs)")
+                         f"run FeatureExtraction with its default outputs")
     aus = [c for c in df.columns if _OPENFACE_AU.fullmatch(c)]
-    used = [c for c in (*_OPENFACE_IDS, *_X68, *_Y68) if c in df.columns]
+    has_landmarks = set(_X68) | set(_Y68) <= set(df.columns)  # (not in FeatureExtraction -aus output)
+    if not has_landmarks and not aus:
+        raise InputError(f"{path} is not an OpenFace 2 CSV with results: it has neither 2D landmarks (x_0 ... y_67) "
+                         f"nor AUs (AUxx_r, AUxx_c); run FeatureExtraction with -2Dfp and/or -aus")
+    used = [c for c in (*_OPENFACE_IDS, *(_X68 + _Y68 if has_landmarks else ())) if c in df.columns]
     num = numbers(df, used + aus, path)
     n = len(df)
     if image:
@@ -120,7 +125,7 @@ def read_openface_csv(path: str | Path) -> FaceTable:
         face_id = _whole(num["face_id"], path, "face_id") if "face_id" in num else np.zeros(n, np.int64)
     has_face = (num["success"] != 0).to_numpy() if "success" in num else np.ones(n, bool)
     measured = {"face_score": num["confidence"] if "confidence" in num else np.full(n, np.nan),
-                **_landmarks(num[_X68].to_numpy(), num[_Y68].to_numpy())}
+                **(_landmarks(num[_X68].to_numpy(), num[_Y68].to_numpy()) if has_landmarks else {})}
     if {"pose_Rx", "pose_Ry", "pose_Rz"} <= set(num.columns):
         measured.update(pose_pitch_deg=np.degrees(num["pose_Rx"]), pose_yaw_deg=np.degrees(num["pose_Ry"]),
                         pose_roll_deg=np.degrees(num["pose_Rz"]))

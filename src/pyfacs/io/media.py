@@ -17,7 +17,8 @@ from pyfacs.errors import InputError
 
 log = logging.getLogger(__name__)
 
-VIDEO_EXTS = {".mp4", ".avi", ".mov", ".wmv", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".flv"}
+VIDEO_EXTS = {".mp4", ".avi", ".mov", ".wmv", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".flv", ".3gp", ".3g2",
+              ".ts", ".mts", ".m2ts", ".ogv", ".mxf", ".vob", ".dv", ".asf"}
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".pgm", ".ppm"}
 
 
@@ -33,6 +34,11 @@ def is_video(path: Path) -> bool:
     return path.suffix.lower() in VIDEO_EXTS
 
 
+def _is_media(path: Path) -> bool:
+    """An image or video by its extension, not a hidden file (macOS's ``._x.jpg`` copies are not images)."""
+    return path.is_file() and path.suffix.lower() in IMAGE_EXTS | VIDEO_EXTS and not path.name.startswith(".")
+
+
 def expand_inputs(inputs: list[str | Path]) -> list[Path]:
     """Files, folders (their images and videos, sorted) and glob patterns, in the order given."""
     if not inputs:
@@ -41,7 +47,7 @@ def expand_inputs(inputs: list[str | Path]) -> list[Path]:
     for item in inputs:
         p = Path(item).expanduser()
         if p.is_dir():
-            found = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_EXTS | VIDEO_EXTS)
+            found = sorted(f for f in p.iterdir() if _is_media(f))
             if not found:
                 raise InputError(f"folder {p} holds no images or videos "
                                  f"(looked for {', '.join(sorted(IMAGE_EXTS | VIDEO_EXTS))})")
@@ -49,9 +55,11 @@ def expand_inputs(inputs: list[str | Path]) -> list[Path]:
         elif p.is_file():
             out.append(p)
         elif any(ch in str(item) for ch in "*?["):
-            found = sorted(Path(f) for f in glob.glob(str(p), recursive=True) if Path(f).is_file())
+            matched = [Path(f) for f in glob.glob(str(p), recursive=True) if Path(f).is_file()]
+            found = sorted(f for f in matched if _is_media(f))  # as a folder: notes.txt beside the images is skipped
             if not found:
-                raise InputError(f"pattern {item!r} matches no file")
+                raise InputError(f"pattern {item!r} matches no image or video"
+                                 + (f" ({len(matched)} other files)" if matched else ""))
             out += found
         else:
             raise InputError(f"input {item} does not exist; check the path")
@@ -102,15 +110,29 @@ def video_frame_count(path: Path) -> int | None:
 
     try:
         with av.open(str(path)) as c:
-            n = c.streams.video[0].frames if c.streams.video else 0
-            if n:
-                return int(n)
-            s = c.streams.video[0]
+            s = video_stream(c)
+            if s is None:
+                return None
+            if s.frames:
+                return int(s.frames)
             if c.duration and s.average_rate:
                 return int(c.duration / 1e6 * float(s.average_rate))
     except Exception:  # noqa: BLE001 - only a progress hint; the real open reports errors
         return None
     return None
+
+
+def video_stream(container):
+    """The main video stream: FFmpeg's best one that is not a cover picture or thumbnail (phones and
+    MKV files may put one of those first)."""
+    import av
+
+    still = av.stream.Disposition.attached_pic | av.stream.Disposition.still_image
+    moving = [s for s in container.streams.video if not s.disposition & still]
+    if not moving:
+        return None
+    best = container.streams.best("video")
+    return best if best in moving else moving[0]
 
 
 def _iter_video(path: Path) -> Iterator[Frame]:
@@ -121,25 +143,39 @@ def _iter_video(path: Path) -> Iterator[Frame]:
     except (av.error.FFmpegError, OSError, ValueError) as exc:
         raise InputError(f"{path} is not a readable video ({_msg(exc)}); check the file or re-encode it") from None
     with container:
-        if not container.streams.video:
-            raise InputError(f"{path} has no video stream")
-        stream = container.streams.video[0]
+        stream = video_stream(container)
+        if stream is None:
+            raise InputError(f"{path} has no video stream" + (" (only a cover picture)" if container.streams.video else ""))
         stream.thread_type = "AUTO"
         fps = float(stream.average_rate or stream.guessed_rate or 30)
+        # times from the stream's start, as OpenFace writes them (some WMVs start at 0.009 s)
+        start = float(stream.start_time * stream.time_base) if stream.start_time and stream.time_base else 0.0
         index, last_ts = 0, None
         try:
             for frame in container.decode(stream):
                 ts = frame.time
                 if ts is None:  # no pts: step from the previous timestamp
-                    ts = 0.0 if last_ts is None else last_ts + 1.0 / fps
+                    ts = start if last_ts is None else last_ts + 1.0 / fps
                 last_ts = float(ts)
-                yield Frame(str(path), index, last_ts, frame.to_ndarray(format="rgb24"))
+                yield Frame(str(path), index, last_ts - start, _upright(frame))
                 index += 1
         except (av.error.FFmpegError, OSError, ValueError) as exc:
             raise InputError(f"{path}: decoding stopped after {index} frames ({_msg(exc)}); "
                              f"the file is truncated or corrupt, rows up to there were kept") from None
         if index == 0:
             raise InputError(f"{path} contains no decodable video frames; check the file or re-encode it")
+        declared = int(stream.frames or 0)
+        # headers may overstate by a few frames (no_face.mp4: 98 declared, 95 there); a cut file falls far short
+        if declared and index < 0.9 * declared and declared - index >= 5:
+            raise InputError(f"{path}: only {index} of the {declared} frames its header declares could be decoded; "
+                             f"the file is truncated, rows up to there were kept")
+
+
+def _upright(frame) -> np.ndarray:
+    """The frame as a player shows it: phones store portrait video sideways with a rotation tag."""
+    rgb = frame.to_ndarray(format="rgb24")
+    quarter_turns = round((getattr(frame, "rotation", 0) or 0) / 90) % 4  # counter-clockwise, in degrees
+    return np.ascontiguousarray(np.rot90(rgb, quarter_turns)) if quarter_turns else rgb
 
 
 def _msg(exc: Exception) -> str:

@@ -105,14 +105,15 @@ class JsonlSink:
 
 class StagedSink:
     """Writes to ``<output>.part`` and puts it in place on ``close``: an existing file is replaced
-    only by a table with rows (an interrupted run's rows count), never by an empty one from a run
-    that analysed nothing or stopped on a bad option."""
+    only by a complete table with rows, never by an empty one from a run that analysed nothing or
+    stopped on a bad option, nor by the part of one that an interrupted run wrote (that goes beside
+    it, as ``<stem>.partial<suffix>``)."""
 
     def __init__(self, path: str | Path, columns: list[str], metadata: dict):
         self.path = check_output_path(path)
-        self._target = self.path.resolve() if self.path.is_symlink() else self.path  # (written through a link)
-        name = self._target.name
-        self.part = self._target.with_name((name if len(name) <= 250 else name[:200]) + ".part")
+        self.target = self.path.resolve() if self.path.is_symlink() else self.path  # (written through a link)
+        name = self.target.name
+        self.part = self.target.with_name((name if len(name) <= 250 else name[:200]) + ".part")
         cls = {".parquet": ParquetSink, ".csv": CsvSink, ".jsonl": JsonlSink}[self.path.suffix.lower()]
         try:
             self._sink = cls(self.part, columns, metadata)
@@ -128,12 +129,15 @@ class StagedSink:
             raise InputError(f"cannot write more of {self.path} ({exc.strerror or exc})") from None
         self.rows += len(df)
 
-    def close(self, keep: bool | None = None) -> bool:
-        """Put the output in place if ``keep`` (default: if it has rows) and say whether it was."""
+    def close(self, keep: bool | None = None, *, interrupted: bool = False) -> Path | None:
+        """Put the output in place if ``keep`` (default: if it has rows); the path written, or None."""
         self._sink.close()
         keep = self.rows > 0 if keep is None else keep
-        if keep:
-            os.replace(self.part, self._target)
-        else:
+        if not keep:
             self.part.unlink(missing_ok=True)
-        return keep
+            return None
+        target = self.target
+        if interrupted and target.exists():  # an earlier, perhaps complete, table is worth more than part of one
+            target = target.with_name(f"{target.stem}.partial{target.suffix}")
+        os.replace(self.part, target)
+        return target

@@ -35,3 +35,15 @@ def windows(x: np.ndarray, window: int) -> np.ndarray:
     half = window // 2
     idx = np.clip(np.arange(len(x))[:, None] + np.arange(-half, half + 1)[None], 0, len(x) - 1)
     return x[idx]
+
+
+def windows_within_runs(x: np.ndarray, present: np.ndarray, window: int) -> np.ndarray:
+    """:func:`windows` cut within each run of consecutive frames where ``present`` (a face was seen),
+    as ``analyze`` cuts them: a window never reaches across a frame without the face. Windows of
+    frames without it are of the rows as given."""
+    out = windows(x, window)
+    breaks = np.flatnonzero(np.diff(present.astype(np.int8)) != 0) + 1
+    for run in np.split(np.arange(len(x)), breaks):
+        if len(run) and present[run[0]]:
+            out[run] = windows(x[run], window)
+    return out

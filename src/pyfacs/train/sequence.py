@@ -108,7 +108,7 @@ def agreement(y: np.ndarray, p: np.ndarray, names: list[str]) -> dict:
 
 def run_sequence(cfg: TrainConfig, run_dir: Path, provenance: dict) -> dict:
     from pyfacs.data.video_labels import load_video_labels
-    from pyfacs.temporal.tokens import windows
+    from pyfacs.temporal.tokens import windows_within_runs
 
     labels = load_video_labels(cfg.data.video, cfg.data.labels, columns=cfg.data.label_columns,
                                fmt=cfg.data.labels_format)
@@ -124,7 +124,7 @@ def run_sequence(cfg: TrainConfig, run_dir: Path, provenance: dict) -> dict:
     provenance.update({"data_fingerprint": h.hexdigest(), "video": cfg.data.video, "labels": cfg.data.labels,
                        "features_fingerprint": hashlib.sha256(feats.tobytes()).hexdigest()})
     (run_dir / "provenance.json").write_text(json.dumps(provenance, indent=2))
-    # labelled frames that have a face; windows are cut from the whole (gap-filled) feature track
+    # labelled frames that have a face; windows within each run of frames with the face, as analyze cuts them
     has_face = ~np.isnan(feats).any(1)
     filled = _fill(feats)
     pos = {f: i for i, f in enumerate(frames)}
@@ -138,7 +138,7 @@ def run_sequence(cfg: TrainConfig, run_dir: Path, provenance: dict) -> dict:
                "n_test_frames": len(test), "window": cfg.model.window}
     base_seed = cfg.seed
     for key, window in (("sequence", cfg.model.window), ("per_frame", 1)):
-        w = windows(normed, window)
+        w = windows_within_runs(normed, has_face, window)
         runs = []
         for r in range(cfg.model.repeats):
             cfg.seed = base_seed + r

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pyfacs.schema import is_au_column
+
 
 def _figure(figsize: tuple[float, float]):
     """A Figure and its axes, made without pyplot: the caller's matplotlib backend is left as it is,
@@ -20,8 +22,8 @@ def _figure(figsize: tuple[float, float]):
 
 def _au_value_columns(df: pd.DataFrame) -> list[str]:
     """Intensities (``_r``) when there are, else presence probabilities (``_p``)."""
-    r = [c for c in df.columns if c.startswith("AU") and c.endswith("_r")]
-    return r or [c for c in df.columns if c.startswith("AU") and c.endswith("_p")]
+    r = [c for c in df.columns if is_au_column(c) and c.endswith("_r")]
+    return r or [c for c in df.columns if is_au_column(c) and c.endswith("_p")]
 
 
 def _person(df: pd.DataFrame, face_id: int, source: str | None) -> pd.DataFrame:
@@ -31,18 +33,26 @@ def _person(df: pd.DataFrame, face_id: int, source: str | None) -> pd.DataFrame:
     return rows.sort_values("frame")
 
 
+def _time_axis(rows: pd.DataFrame) -> tuple[pd.Series, str]:
+    """Seconds, or frame numbers where the table has no times (py-feat's, for one)."""
+    if rows["timestamp_s"].notna().any():
+        return rows["timestamp_s"], "time (s)"
+    return rows["frame"], "frame"
+
+
 def plot_au_timeseries(df: pd.DataFrame, face_id: int, *, source: str | None = None, top: int = 8):
     """The person's ``top`` most active AUs over time."""
     rows = _person(df, face_id, source)
     cols = _au_value_columns(rows)
     fig, ax = _figure((9, 3))
+    x, x_label = _time_axis(rows)
     if cols and len(rows):
         chosen = rows[cols].mean().sort_values(ascending=False).index[:top]
         for c in chosen:
-            ax.plot(rows["timestamp_s"], rows[c], lw=1.2, label=c.split("_")[0])
+            ax.plot(x, rows[c], lw=1.2, label=c.split("_")[0])
         ax.legend(ncol=min(len(chosen), 8), fontsize=7, loc="upper right")
         ax.set_ylabel("intensity (0-5)" if cols[0].endswith("_r") else "presence probability")
-    ax.set_xlabel("time (s)")
+    ax.set_xlabel(x_label)
     ax.set_title(f"AUs over time, person {face_id}", fontsize=10)
     fig.tight_layout()
     return fig
@@ -52,29 +62,51 @@ def plot_expression_timeseries(df: pd.DataFrame, face_id: int, *, source: str | 
     rows = _person(df, face_id, source)
     cols = [c for c in rows.columns if c.startswith("expr_") and c != "expr_label"]
     fig, ax = _figure((9, 2.6))
+    x, x_label = _time_axis(rows)
     if cols and len(rows):
-        ax.stackplot(rows["timestamp_s"], rows[cols].to_numpy(float).T, labels=[c[5:] for c in cols], alpha=0.85)
+        ax.stackplot(x, rows[cols].to_numpy(float).T, labels=[c[5:] for c in cols], alpha=0.85)
         ax.legend(ncol=len(cols), fontsize=7, loc="upper right")
         ax.set_ylim(0, 1)
-    ax.set_xlabel("time (s)")
+    ax.set_xlabel(x_label)
     ax.set_ylabel("probability")
     ax.set_title(f"Expressions over time, person {face_id}", fontsize=10)
     fig.tight_layout()
     return fig
 
 
+MAX_STILL_GROUPS = 8  # more still images than this share one bar group
+
+
+def still_sources(df: pd.DataFrame) -> set[str]:
+    """The sources that are still images (not videos), by their names."""
+    from pyfacs.io.media import is_video
+
+    return {s for s in df["source"].dropna().unique() if not is_video(Path(s))}
+
+
 def plot_au_occurrence(df: pd.DataFrame):
-    """Share of frames with each AU present (``_c``), one bar group per person."""
+    """Share of frames with each AU present (``_c``), one bar group per person — people in still
+    images share one group when there are more than a few images (a folder of 3,000 is one group)."""
     faces = df[df["face_id"].notna()]
-    cols = [c for c in faces.columns if c.startswith("AU") and c.endswith("_c")]
+    cols = [c for c in faces.columns if is_au_column(c) and c.endswith("_c")]
     fig, ax = _figure((9, 3))
     if cols and len(faces):
-        rates = faces.groupby(["source", "face_id"])[cols].mean()  # a person is a face_id within a source
         several = faces["source"].nunique() > 1
+        stills = still_sources(faces)
+        pooled = len(stills) > MAX_STILL_GROUPS
+        is_still = faces["source"].isin(stills).to_numpy()
+
+        def group(source: str, fid) -> str:  # a person is a face_id within a source
+            if pooled and source in stills:
+                return f"{len(stills)} still images ({int(is_still.sum())} faces)"
+            return f"{Path(source).name}: person {int(fid)}" if several else f"person {int(fid)}"
+
+        keys = [group(s, f) for s, f in zip(faces["source"], faces["face_id"])]
+        order = pd.Series(keys, index=faces.index)[faces.sort_values(["source", "face_id"]).index].unique()
+        rates = faces[cols].groupby(keys).mean().loc[order]
         width = 0.8 / max(len(rates), 1)
         x = np.arange(len(cols))
-        for k, ((source, fid), row) in enumerate(rates.iterrows()):
-            label = f"{Path(source).name}: person {int(fid)}" if several else f"person {int(fid)}"
+        for k, (label, row) in enumerate(rates.iterrows()):
             ax.bar(x + k * width, row.to_numpy(float), width, label=label)
         ax.set_xticks(x + 0.4 - width / 2, [c.split("_")[0] for c in cols], rotation=90, fontsize=7)
         ax.legend(fontsize=7)
@@ -84,7 +116,7 @@ def plot_au_occurrence(df: pd.DataFrame):
     return fig
 
 
-def plot_au_map(df: pd.DataFrame, face_id: int, *, source: str | None = None):
+def plot_au_map(df: pd.DataFrame, face_id: int, *, source: str | None = None, title: str | None = None):
     """Mean AU values drawn where each AU acts, on the person's mean landmark shape (as seen in the
     image: the subject's left is on the right). A lateral column (``AU12L``/``AU12R``) is drawn on
     that side only; a bilateral AU at both of its places."""
@@ -120,6 +152,6 @@ def plot_au_map(df: pd.DataFrame, face_id: int, *, source: str | None = None):
     ax.invert_yaxis()
     ax.set_aspect("equal")
     ax.axis("off")
-    ax.set_title(f"Mean AU activity, person {face_id}", fontsize=10)
+    ax.set_title(title or f"Mean AU activity, person {face_id}", fontsize=10)
     fig.tight_layout()
     return fig

@@ -1,6 +1,8 @@
 """``pyfacs report RESULTS -o report.html``: one self-contained HTML page (images inlined) per results
-file: per person the AU and expression time series and the AU map on their face, AU occurrence bars
-for everyone, and sample frames of the video annotated from the table (when the video is at hand)."""
+file: per person in a video the AU and expression time series and the AU map on their face, AU
+occurrence bars for everyone, and sample frames of the video annotated from the table (when the video
+is at hand); still images get a table of their faces (the first ones, when there are many) and one
+AU map of them all."""
 from __future__ import annotations
 
 import base64
@@ -12,9 +14,11 @@ import numpy as np
 import pandas as pd
 
 from pyfacs.errors import InputError
+from pyfacs.schema import is_au_column
 from pyfacs.table import FaceTable
 
 SAMPLE_FRAMES = 4
+MAX_STILL_ROWS = 50  # faces listed from still images; the page stays small for a folder of thousands
 
 
 def _png(fig) -> str:
@@ -61,6 +65,28 @@ def _sample_frames(df: pd.DataFrame, source: str) -> list[str]:
     return out
 
 
+def _still_images(faces: pd.DataFrame, n_images: int) -> list[str]:
+    """Still images have no time series: a table of their faces (image, person, expression, the AUs
+    present) and one AU map over all of them."""
+    from pyfacs.viz import plots
+
+    present = [c for c in faces.columns if is_au_column(c) and c.endswith("_c")]
+    rows = []
+    for _, r in faces.head(MAX_STILL_ROWS).iterrows():
+        aus = " ".join(c.split("_")[0] for c in present if r[c] >= 0.5)
+        cells = [Path(r["source"]).name, int(r["face_id"]), r.get("expr_label", ""), aus]
+        rows.append("<tr>" + "".join(f"<td>{html.escape(str(c) if isinstance(c, (str, int)) else '')}</td>"
+                                     for c in cells) + "</tr>")
+    more = f"<p>... and {len(faces) - MAX_STILL_ROWS} more faces (see the table itself)</p>" \
+        if len(faces) > MAX_STILL_ROWS else ""
+    everyone = faces.assign(face_id=0)  # (one "person": the map's mean over every face)
+    return [f"<h2>Still images ({n_images} images, {len(faces)} faces)</h2>",
+            "<table><tr><th>image</th><th>person</th><th>expression</th><th>AUs present</th></tr>"
+            + "".join(rows) + "</table>" + more,
+            _img(_png(plots.plot_au_map(everyone, 0, title="Mean AU activity, all faces in still images")),
+                 "AU map, all faces in still images")]
+
+
 def write_report(table: FaceTable, output: str | Path) -> Path:
     from pyfacs.viz import plots
 
@@ -68,15 +94,19 @@ def write_report(table: FaceTable, output: str | Path) -> Path:
     faces = df[df["face_id"].notna()]
     parts = ["<!doctype html><html><head><meta charset='utf-8'><title>pyfacs report</title><style>"
              "body{font-family:sans-serif;margin:24px;max-width:1100px}img{max-width:100%;margin:4px}"
-             "h2{border-bottom:1px solid #ccc}.frames img{width:48%}</style></head><body>",
+             "h2{border-bottom:1px solid #ccc}.frames img{width:48%}td,th{padding:2px 10px;text-align:left}"
+             "</style></head><body>",
              "<h1>pyfacs report</h1>"]
     models = [f"{k.replace('_', ' ')}: {v['name']}" for k, v in table.metadata.items()
               if isinstance(v, dict) and "name" in v]
     parts.append(f"<p>{len(df)} rows, {len(faces)} faces, {faces[['source', 'face_id']].drop_duplicates().shape[0]}"
                  f" people; {html.escape(', '.join(models) or 'models: not recorded')}</p>")
-    if any(c.endswith("_c") and c.startswith("AU") for c in df.columns):
+    if any(c.endswith("_c") and is_au_column(c) for c in df.columns):
         parts.append("<h2>AU occurrence</h2>" + _img(_png(plots.plot_au_occurrence(df)), "AU occurrence"))
-    for source, per_source in faces.groupby("source", sort=True):
+    stills = plots.still_sources(df)
+    if stills:
+        parts += _still_images(faces[faces["source"].isin(stills)], len(stills))
+    for source, per_source in faces[~faces["source"].isin(stills)].groupby("source", sort=True):
         parts.append(f"<h2>{html.escape(Path(source).name)}</h2>")
         frames = _sample_frames(df, source)
         if frames:

@@ -86,7 +86,8 @@ class FaceAUState:
     geom: RunningMedian = field(default_factory=lambda: RunningMedian(238, GEOM_BINS, *GEOM_RANGE))
     frames_seen: int = 0
     last_fit: PDMFit | None = None
-    stored: list[tuple[int, np.ndarray]] = field(default_factory=list)  # (row, features) of early frames
+    early_rows: list[int] = field(default_factory=list)  # rows of the first 3000 frames, predicted without a median
+    last_features: np.ndarray | None = None  # (the median of a person seen once is their features)
 
 
 class OpenFaceAU:
@@ -170,25 +171,31 @@ class OpenFaceAU:
             state.hog.update(feats[:4464])
             state.geom.update(feats[4464:])
         state.frames_seen += 1
-        if len(state.stored) < MAX_INIT_FRAMES:
+        state.last_features = feats
+        if len(state.early_rows) < MAX_INIT_FRAMES:
             # predicted again at the end with the final median: skip the costly running one now
-            state.stored.append((row, feats))
-            return self.raw(feats, np.zeros_like(feats))
+            state.early_rows.append(row)
+            return self.raw(feats, None)
         return self.raw(feats, self._median(feats, state))
 
     def finish(self, reg: np.ndarray, cls: np.ndarray, state: FaceAUState | None, rows: np.ndarray,
-               *, video: bool) -> tuple[np.ndarray, np.ndarray]:
+               *, video: bool, runs: list[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Whole-source post-processing of one face's (frames × AUs) raw outputs.
 
-        ``rows`` maps stored row numbers to positions in ``reg``/``cls``.
+        ``rows`` maps row numbers to positions in ``reg``/``cls``; ``runs``: positions of consecutive
+        analysed frames (default: one run), each smoothed on its own so that no value crosses a gap.
         """
         reg, cls = reg.copy(), cls.copy()
-        if state is not None and state.stored:
+        if state is not None and state.early_rows:
+            # early frames again, with the final median: the models are linear, so subtracting
+            # median·w from their median-free outputs is the same as predicting their features again
+            # (which would mean keeping 3000 × 4702 features, 113 MB, per person)
             pos = {r: i for i, r in enumerate(rows)}
-            final = self._median(state.stored[-1][1], state)
-            for row, feats in state.stored:  # early frames again, with the final median
-                if row in pos:
-                    reg[pos[row]], cls[pos[row]] = self.raw(feats, final)
+            early = [pos[r] for r in state.early_rows if r in pos]
+            final = self._median(state.last_features, state)
+            for out, name in ((reg, "svr"), (cls, "svm")):
+                w, dyn = getattr(self, f"_{name}_w"), getattr(self, f"_{name}_dyn")
+                out[early] -= np.where(dyn, final @ w, 0.0)
         reg = np.clip(reg, 0.0, 5.0)  # each frame's prediction is clipped when it is made
         if video and not self.static:
             for k, m in enumerate(self.svr):
@@ -196,10 +203,20 @@ class OpenFaceAU:
                     reg[:, k] -= np.sort(reg[:, k])[int(len(reg) * m.cutoff)]
         reg = np.clip(reg, 0.0, 5.0)
         presence = np.where(cls > 0, [m.pos_class for m in self.svm], [m.neg_class for m in self.svm])
-        if video and len(reg) >= 3:  # OpenFace smooths offline video output in static mode too
-            reg[1:-1] = (reg[:-2] + reg[1:-1] + reg[2:]) / 3
-        if video and len(presence) >= 7:
-            k = np.ones(7) / 7
-            sm = np.stack([np.convolve(presence[:, j], k, mode="same") for j in range(presence.shape[1])], 1)
-            presence[3:-3] = (sm[3:-3] > 0.5).astype(presence.dtype)
+        if video:  # OpenFace smooths offline video output in static mode too
+            for run in runs if runs is not None else [np.arange(len(reg))]:
+                reg[run], presence[run] = _smoothed(reg[run], presence[run])
         return reg, presence
+
+
+def _smoothed(reg: np.ndarray, presence: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """OpenFace's offline smoothing: a centred 3-frame mean of intensities, a centred 7-frame
+    majority of presence; the ends of a run stay as they were."""
+    reg, presence = reg.copy(), presence.copy()
+    if len(reg) >= 3:
+        reg[1:-1] = (reg[:-2] + reg[1:-1] + reg[2:]) / 3
+    if len(presence) >= 7:
+        k = np.ones(7) / 7
+        sm = np.stack([np.convolve(presence[:, j], k, mode="same") for j in range(presence.shape[1])], 1)
+        presence[3:-3] = (sm[3:-3] > 0.5).astype(presence.dtype)
+    return reg, presence

@@ -1,0 +1,88 @@
+"""The engines of corpus processing: local processes and Ray actors. Each worker builds its models
+once; a worker that fails (a process killed, e.g. out of memory) costs only its file, which is
+recorded as an error and redone on the next run."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from pyfacs.distributed.corpus import CorpusWorker, failed
+from pyfacs.errors import InputError, require_extra
+
+
+def run_local(todo: list[str], out_dir: Path, workers: int, options: dict, record, *, analyzer=None) -> None:
+    """In this process (``workers`` ≤ 1, with ``analyzer`` if given), or in ``workers`` processes."""
+    if workers <= 1:
+        worker = CorpusWorker(options, analyzer)
+        for video in todo:
+            record(worker.process(video, str(out_dir)))
+        return
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    with ProcessPoolExecutor(workers, initializer=_init_process, initargs=(options,)) as pool:
+        futures = {pool.submit(_process_in_pool, video, str(out_dir)): video for video in todo}
+        for future in as_completed(futures):
+            try:
+                record(future.result())
+            except Exception as exc:  # noqa: BLE001 - BrokenProcessPool: a worker died
+                record(failed(futures[future], out_dir, f"its worker process stopped ({type(exc).__name__})"))
+
+
+_POOL_WORKER: CorpusWorker | None = None
+
+
+def _init_process(options: dict) -> None:
+    global _POOL_WORKER
+    _POOL_WORKER = CorpusWorker(options)
+
+
+def _process_in_pool(video: str, out_dir: str) -> dict:
+    return _POOL_WORKER.process(video, out_dir)
+
+
+def run_ray(todo: list[str], out_dir: Path, workers: int, options: dict, record) -> None:
+    """Ray actors on the cluster ``RAY_ADDRESS`` names, or on a local one with ``workers`` CPUs
+    (started and stopped for the run). Paths are absolute: other machines must see the same ones."""
+    import os
+
+    ray = require_extra("ray", "distributed")
+    started = not ray.is_initialized()
+    if started:
+        if address := os.environ.get("RAY_ADDRESS"):  # (Ray refuses num_cpus when joining a cluster)
+            try:
+                ray.init(log_to_driver=False, ignore_reinit_error=True)
+            except (ConnectionError, RuntimeError, ValueError) as exc:
+                raise InputError(f"cannot join the Ray cluster RAY_ADDRESS={address} ({_first_line(exc)}); "
+                                 f"start it, or unset RAY_ADDRESS for a local one") from None
+        else:
+            ray.init(num_cpus=max(workers, 1), include_dashboard=False, log_to_driver=False,
+                     ignore_reinit_error=True)
+    try:
+        actor_class = ray.remote(num_cpus=1)(CorpusWorker)
+        queue, running = list(todo), {}
+
+        def submit(actor) -> None:
+            video = queue.pop(0)
+            running[actor.process.remote(video, str(out_dir))] = (actor, video)
+
+        for _ in range(min(max(workers, 1), len(queue))):
+            submit(actor_class.remote(options))
+        while running:
+            (ref,), _ = ray.wait(list(running), num_returns=1)
+            actor, video = running.pop(ref)
+            try:
+                record(ray.get(ref))
+            except ray.exceptions.RayActorError as exc:  # the actor died: a new one takes the next file
+                record(failed(video, out_dir, f"its Ray worker stopped ({_first_line(exc)})"))
+                actor = actor_class.remote(options)
+            except ray.exceptions.RayError as exc:
+                record(failed(video, out_dir, f"its Ray task failed ({_first_line(exc)})"))
+            if queue:
+                submit(actor)
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _first_line(exc: Exception) -> str:
+    cause = getattr(exc, "cause", None) or exc
+    return f"{type(cause).__name__}: {str(cause).strip().splitlines()[0] if str(cause).strip() else ''}"
