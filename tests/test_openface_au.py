@@ -47,6 +47,15 @@ def test_running_median_kept_up_to_date_equals_reading_the_whole_histogram():
             np.testing.assert_array_equal(rm.value(None), expected)
 
 
+def test_running_median_counts_widen_before_they_could_overflow():
+    rm = RunningMedian(2, 10, 0.0, 1.0)
+    for _ in range(70_000):  # every sample in one bin: 16-bit counts would wrap at 65,536
+        rm.update(np.array([0.55, 0.05]))
+    assert rm.hist.dtype == np.int64 and rm.hist.sum() == 140_000
+    rm.update(np.array([0.95, 0.95]))
+    np.testing.assert_allclose(rm.value(None), [0.55, 0.05])
+
+
 def test_triangulation_mask_equals_the_same_side_test_pixel_by_pixel():
     """OpenFace puts a pixel in the face mask when its centre is on the inner side of (or on) all three
     edges of some triangle; the interval-per-row version must give the same pixels, degenerate and

@@ -52,7 +52,7 @@ class OpenFaceAUHead:
 
         head = self.video_head if self._video else self.still_head
         track = self._tracks.get(face_id)
-        if track is None:  # made only when missing: a state holds 27 MB of histograms
+        if track is None:  # made only when missing: a state holds 14 MB of histograms
             track = self._tracks[face_id] = _FaceTrack(FaceAUState())
         reg, cls = head.step(rgb, lmk68.astype(np.float64), track.state, row)
         track.frames.append(frame if frame is not None else (track.frames[-1] + 1 if track.frames else 0))
