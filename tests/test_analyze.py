@@ -272,3 +272,24 @@ def test_live_frames_get_every_column_analyze_writes(astronaut, tmp_path):
     assert len(rows[2]) == 1 and pd.isna(rows[2]["face_id"][0]) and rows[2]["timestamp_s"][0] > 0
     with pytest.raises(InputError, match="needs the frames after"):
         pyfacs.Analyzer(au_model="ausequence.openface-clip", expression_model=None).frame_table(astronaut)
+
+
+def test_a_folder_of_frames_as_a_sequence_equals_the_video(face_video, tmp_path):
+    """OpenFace's -fdir: the video's frames saved losslessly, then read as a sequence, give the
+    video's rows (tracking, per-person state and all); only source and times differ."""
+    from pyfacs.io.media import iter_frames
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for f in iter_frames(face_video):
+        Image.fromarray(f.rgb).save(folder / f"{f.index + 1}.png")
+    options = {"au_model": "ausequence.openface-clip", "expression_model": None}
+    video = pyfacs.analyze(face_video, **options).data
+    frames = pyfacs.analyze(folder, sequence=True, fps=25, **options)
+    assert frames.metadata["options"]["sequence_fps"] == 25
+    data = frames.data
+    assert (data["source"] == str(folder)).all() and np.allclose(data["timestamp_s"], data["frame"] / 25)
+    pd.testing.assert_frame_equal(data.drop(columns=["source", "timestamp_s"]),
+                                  video.drop(columns=["source", "timestamp_s"]))
+    with pytest.raises(InputError, match="fps"):
+        pyfacs.analyze(folder, sequence=True, fps=0)

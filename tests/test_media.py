@@ -108,3 +108,20 @@ def test_globs_take_only_images_and_videos_as_folders_do(tmp_path, astronaut):
     (tmp_path / "clip.MTS").write_bytes(b"")
     assert tmp_path / "clip.MTS" in expand_inputs([str(tmp_path)])  # camcorder video is video
 
+
+
+def test_a_folder_read_as_a_sequence_is_one_video_in_natural_order(tmp_path, astronaut):
+    from pyfacs.io.media import sequence_images, video_frame_count
+
+    for i in (10, 2, 1):  # unpadded numbers: 2 comes before 10
+        Image.fromarray(np.roll(astronaut, i, axis=1)).save(tmp_path / f"frame_{i}.png")
+    (tmp_path / "notes.txt").write_text("x")
+    assert [p.name for p in sequence_images(tmp_path)] == ["frame_1.png", "frame_2.png", "frame_10.png"]
+    assert expand_inputs([str(tmp_path)], sequence=True) == [tmp_path]
+    assert len(expand_inputs([str(tmp_path)])) == 3  # (without: three stills)
+    frames = list(iter_frames(tmp_path, fps=25))
+    assert [(f.source, f.index, f.timestamp_s) for f in frames] == [(str(tmp_path), k, k / 25) for k in range(3)]
+    assert video_frame_count(tmp_path) == 3
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="holds no images to read as a sequence"):
+        expand_inputs([str(tmp_path / "empty")], sequence=True)

@@ -89,6 +89,10 @@ def analyze(
                                                         "(esr5.fer2013), 'esr9.fer2013', or 'none'")] = "auto",
     landmarks_from: Annotated[Optional[Path], typer.Option(help="Use the 68 landmarks of this OpenFace or "
                                                                 "py-feat CSV instead of detecting (one video)")] = None,
+    sequence: Annotated[bool, typer.Option("--sequence", help="Each folder is one video made of its images "
+                                                               "(sorted by name, numbers by value; OpenFace's "
+                                                               "-fdir): faces tracked, AUs calibrated per person")] = False,
+    fps: Annotated[float, typer.Option(help="Frame rate of a --sequence folder, for timestamp_s")] = 30.0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar")] = False,
 ) -> None:
     """Analyse faces into a table with one row per face per analysed frame."""
@@ -105,7 +109,7 @@ def analyze(
     check_output_path(output)
     if landmarks not in (68, 478):
         raise InputError(f"--landmarks must be 68 or 478, not {landmarks}")
-    paths = expand_inputs(inputs)  # fail early, before any file is written
+    paths = expand_inputs(inputs, sequence=sequence)  # fail early, before any file is written
     annotator = None
     if annotate is not None:
         if len(paths) > 1:
@@ -113,15 +117,18 @@ def analyze(
         if annotate.resolve() == paths[0].resolve():
             raise InputError(f"--annotate {annotate} is the input itself; name a new file")
         video = is_video(paths[0])
-        annotator = Annotator(annotate, video=video, fps=_fps(paths[0]) if video else 30.0)
+        rate = fps if paths[0].is_dir() else _fps(paths[0]) if video else 30.0
+        annotator = Annotator(annotate, video=video, fps=rate)
     analyzer = Analyzer(landmarks=landmarks, max_faces=max_faces, faces_cropped=faces_cropped,
                         min_face_score=min_face_score, au_model=au_model, au_static=au_static,
                         expression_model=expression_model, landmarks_from=landmarks_from)
-    analyzer.check_run(paths, every=every)
+    analyzer.check_run(paths, every=every, fps=fps)
     if landmarks_from is not None and output.resolve() == landmarks_from.resolve():
         raise InputError(f"--output {output} is the --landmarks-from CSV itself; name a new file")
     meta = analyzer.metadata
     meta["options"]["every"] = every
+    if sequence:
+        meta["options"]["sequence_fps"] = fps
     sink = StagedSink(output, analyzer.columns, meta)
     counts = {"faces": 0, "frames": 0}
     persons: set[tuple[str, int]] = set()  # (source, face_id): people in videos
@@ -162,7 +169,7 @@ def analyze(
     interrupted = True  # until the run returns: Ctrl-C, SIGTERM, or an error that ends it
     try:
         with progress:
-            errors = analyzer.run([str(p) for p in paths], every=every, on_table=on_table,
+            errors = analyzer.run([str(p) for p in paths], every=every, sequence=sequence, fps=fps, on_table=on_table,
                                   on_frame=(lambda fr, faces: annotator.add(fr.rgb, faces)) if annotator else None,
                                   on_error=on_error, on_progress=on_progress)
         interrupted = False

@@ -16,7 +16,7 @@ from pyfacs import schema
 from pyfacs.errors import InputError
 from pyfacs.face.faces import Face, FaceFinder
 from pyfacs.face.track import IdentityTracker
-from pyfacs.io.media import Frame, expand_inputs, is_video, iter_frames, video_frame_count
+from pyfacs.io.media import SEQUENCE_FPS, Frame, expand_inputs, is_video, iter_frames, video_frame_count
 from pyfacs.models.runtime import single_threaded_blas
 from pyfacs.table import FaceTable, columns_to_frame, frame_rows, output_columns
 
@@ -173,17 +173,18 @@ class Analyzer:
             rows.update(self.expression_head.columns_from_frames([crops])[0])
         return columns_to_frame([rows], self.columns)
 
-    def run(self, inputs: Iterable[str | Path], *, every: int = 1,
-            on_table: Callable[[pd.DataFrame], None],
+    def run(self, inputs: Iterable[str | Path], *, every: int = 1, sequence: bool = False,
+            fps: float = SEQUENCE_FPS, on_table: Callable[[pd.DataFrame], None],
             on_frame: Callable[[Frame, list[Face] | None], None] | None = None,
             on_error: Callable[[SourceError], None] | None = None,
             on_progress: Callable[[str, int, int | None], None] | None = None) -> list[SourceError]:
         """Analyse every source; rows go to ``on_table`` in DataFrame chunks (a whole source at once
         when an AU head needs the whole video). A source that fails is reported (``on_error``) and
         the rest go on; its rows up to the failure are kept.
-        ``on_frame`` sees every decoded frame (for overlays), with its faces when it was analysed."""
-        paths = expand_inputs(list(inputs))
-        self.check_run(paths, every=every)
+        ``on_frame`` sees every decoded frame (for overlays), with its faces when it was analysed.
+        ``sequence``: each folder is one video made of its images, at ``fps`` frames a second."""
+        paths = expand_inputs(list(inputs), sequence=sequence)
+        self.check_run(paths, every=every, fps=fps)
         errors: list[SourceError] = []
         # images' one-row tables go on together (a write per image made folders crawl: ~30 ms each)
         images = _Coalesced(on_table, self.CHUNK_FRAMES)
@@ -195,7 +196,8 @@ class Analyzer:
                     if not still:
                         images.flush()  # rows stay in input order
                     try:
-                        self._run_source(path, still, every, images.add if still else on_table, on_frame, on_progress)
+                        self._run_source(path, still, every, images.add if still else on_table, on_frame, on_progress,
+                                         fps=fps)
                     except Exception as exc:  # noqa: BLE001 - one bad file must not end a folder's run
                         if not isinstance(exc, InputError):
                             if len(paths) == 1:
@@ -211,16 +213,18 @@ class Analyzer:
                 images.flush()
         return errors
 
-    def check_run(self, paths: list[Path], *, every: int = 1) -> None:
+    def check_run(self, paths: list[Path], *, every: int = 1, fps: float = SEQUENCE_FPS) -> None:
         """Raise :class:`InputError` if ``run`` would refuse these (expanded) inputs and options."""
         if _whole("every", every) < 1:
             raise InputError(f"{_name('every')} must be at least 1, not {every}")
+        if not 0 < _number("fps", fps) < float("inf"):
+            raise InputError(f"{_name('fps')} must be a positive number of frames a second, not {fps}")
         if self.external is not None:
             if len(paths) != 1 or not is_video(paths[0]):
                 raise InputError("--landmarks-from goes with exactly one video input")
             self.external.check_covers(paths[0])
 
-    def _run_source(self, path, still, every, on_table, on_frame, on_progress) -> None:
+    def _run_source(self, path, still, every, on_table, on_frame, on_progress, *, fps: float) -> None:
         total = video_frame_count(path) if not still else 1
         pending: list[dict[str, np.ndarray]] = []  # per-frame columns, not yet a DataFrame
         held: list[pd.DataFrame] = []  # chunks kept until the source ends (AU post-processing)
@@ -253,7 +257,7 @@ class Analyzer:
                 on_table(df)
 
         try:
-            for frame in _prefetch(iter_frames(path)):
+            for frame in _prefetch(iter_frames(path, fps=fps)):
                 faces = None
                 if frame.index % every == 0:
                     faces = self.faces(frame.rgb, still=still, index=frame.index)
@@ -471,10 +475,12 @@ def analyze(inputs: str | Path | Iterable[str | Path], *, output: str | Path | N
             every: int = 1, landmarks: Literal[68, 478] = 68, max_faces: int | None = None,
             faces_cropped: bool = False, min_face_score: float = 0.5, au_model: str | None = "auto",
             au_static: bool = False, expression_model: str | None = "auto",
-            landmarks_from: str | Path | None = None) -> FaceTable:
+            landmarks_from: str | Path | None = None, sequence: bool = False,
+            fps: float = SEQUENCE_FPS) -> FaceTable:
     """Analyse images, folders, globs or videos into a :class:`FaceTable` (and write it to ``output``
     if given: .parquet, .csv or .jsonl). Sources that cannot be read raise :class:`InputError` when
-    they are the only input; with several inputs they are logged and skipped."""
+    they are the only input; with several inputs they are logged and skipped. ``sequence``: each
+    folder is one video made of its images (OpenFace's ``-fdir``), at ``fps`` frames a second."""
     if isinstance(inputs, (str, Path)):
         inputs = [inputs]
     inputs = list(inputs) if isinstance(inputs, Iterable) and not isinstance(inputs, np.ndarray) else [inputs]
@@ -489,12 +495,14 @@ def analyze(inputs: str | Path | Iterable[str | Path], *, output: str | Path | N
                         min_face_score=min_face_score, au_model=au_model, au_static=au_static,
                         expression_model=expression_model, landmarks_from=landmarks_from)
     chunks: list[pd.DataFrame] = []
-    errors = analyzer.run(inputs, every=every, on_table=chunks.append,
+    errors = analyzer.run(inputs, every=every, sequence=_flag("sequence", sequence), fps=fps, on_table=chunks.append,
                           on_error=lambda e: log.error("%s", e.message))
     if errors and not chunks:
         raise InputError(errors[0].message)
     meta = analyzer.metadata | {"errors": [e.__dict__ for e in errors]}
     meta["options"]["every"] = every
+    if sequence:
+        meta["options"]["sequence_fps"] = float(fps)
     data = pd.concat(chunks, ignore_index=True) if chunks else columns_to_frame([], analyzer.columns)
     table = FaceTable(data, meta)
     if output is not None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import glob
 import logging
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from pyfacs.errors import InputError
 
 log = logging.getLogger(__name__)
 
+SEQUENCE_FPS = 30.0  # a folder of frames read as a video (OpenFace's -fdir): its frame rate unless given
 VIDEO_EXTS = {".mp4", ".avi", ".mov", ".wmv", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".flv", ".3gp", ".3g2",
               ".ts", ".mts", ".m2ts", ".ogv", ".mxf", ".vob", ".dv", ".asf"}
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".pgm", ".ppm"}
@@ -31,7 +33,8 @@ class Frame:
 
 
 def is_video(path: Path) -> bool:
-    return path.suffix.lower() in VIDEO_EXTS
+    """A video file, or a folder of frames (inputs keep a folder whole only when read as a sequence)."""
+    return path.suffix.lower() in VIDEO_EXTS or path.is_dir()
 
 
 def _is_media(path: Path) -> bool:
@@ -39,14 +42,18 @@ def _is_media(path: Path) -> bool:
     return path.is_file() and path.suffix.lower() in IMAGE_EXTS | VIDEO_EXTS and not path.name.startswith(".")
 
 
-def expand_inputs(inputs: list[str | Path]) -> list[Path]:
-    """Files, folders (their images and videos, sorted) and glob patterns, in the order given."""
+def expand_inputs(inputs: list[str | Path], *, sequence: bool = False) -> list[Path]:
+    """Files, folders (their images and videos, sorted) and glob patterns, in the order given; with
+    ``sequence``, a folder stays whole: one video made of its images (:func:`sequence_images`)."""
     if not inputs:
         raise InputError("no input given; pass an image, a folder, a glob such as 'faces/*.png' or a video")
     out: list[Path] = []
     for item in inputs:
         p = Path(item).expanduser()
-        if p.is_dir():
+        if p.is_dir() and sequence:
+            sequence_images(p)  # (checked now: an empty folder stops the run before any work)
+            out.append(p)
+        elif p.is_dir():
             found = sorted(f for f in p.iterdir() if _is_media(f))
             if not found:
                 raise InputError(f"folder {p} holds no images or videos "
@@ -94,8 +101,23 @@ def read_image(path: Path) -> np.ndarray:
         raise InputError(f"{path} is not a readable image ({exc}); check the file or convert it to PNG/JPEG") from None
 
 
-def iter_frames(path: Path) -> Iterator[Frame]:
-    """Yield every frame of an image (one) or video, in order."""
+def sequence_images(folder: Path) -> list[Path]:
+    """A folder's images in frame order: by name, numbers by value (frame_2 before frame_10)."""
+    def natural(f: Path) -> list:
+        return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", f.name)]
+
+    found = sorted((f for f in folder.iterdir() if _is_media(f) and f.suffix.lower() in IMAGE_EXTS), key=natural)
+    if not found:
+        raise InputError(f"folder {folder} holds no images to read as a sequence "
+                         f"(looked for {', '.join(sorted(IMAGE_EXTS))})")
+    return found
+
+
+def iter_frames(path: Path, *, fps: float = SEQUENCE_FPS) -> Iterator[Frame]:
+    """Yield every frame of an image (one), a video or a folder of frames (``fps``: its frame rate)."""
+    if path.is_dir():
+        yield from _iter_sequence(path, fps)
+        return
     if not path.is_file():
         raise InputError(f"input {path} does not exist; check the path")
     if not is_video(path):
@@ -104,10 +126,21 @@ def iter_frames(path: Path) -> Iterator[Frame]:
     yield from _iter_video(path)
 
 
+def _iter_sequence(folder: Path, fps: float) -> Iterator[Frame]:
+    for index, image in enumerate(sequence_images(folder)):
+        try:
+            rgb = read_image(image)
+        except InputError as exc:
+            raise InputError(f"{folder}: frame {index} ({exc}); rows up to there were kept") from None
+        yield Frame(str(folder), index, index / fps, rgb)
+
+
 def video_frame_count(path: Path) -> int | None:
     """Frame count the container declares (may be absent or approximate); for progress bars."""
     import av
 
+    if path.is_dir():
+        return len(sequence_images(path))
     try:
         with av.open(str(path)) as c:
             s = video_stream(c)
