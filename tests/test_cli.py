@@ -254,3 +254,11 @@ def test_an_interrupted_run_never_replaces_an_earlier_table(tmp_path, astronaut,
     fresh = tmp_path / "new.csv"  # no earlier table: the rows so far are the output
     res = CliRunner().invoke(app, [*args[:3], str(fresh), *args[4:]])
     assert res.exit_code == 130 and fresh.exists() and not list(tmp_path.glob("*.part"))
+
+
+def test_fps_goes_with_sequence(tmp_path, astronaut):
+    Image.fromarray(astronaut).save(tmp_path / "a.png")
+    _assert_one_line_error(run("analyze", tmp_path / "a.png", "-o", tmp_path / "o.csv", "--fps", "25"),
+                           "--fps sets the frame rate of a --sequence folder")
+    _assert_one_line_error(run("analyze", tmp_path, "-o", tmp_path / "o.csv", "--sequence", "--fps", "0"),
+                           "fps (--fps) must be a positive number")

@@ -125,3 +125,33 @@ def test_a_folder_read_as_a_sequence_is_one_video_in_natural_order(tmp_path, ast
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="holds no images to read as a sequence"):
         expand_inputs([str(tmp_path / "empty")], sequence=True)
+
+
+def test_a_trimmed_mp4_is_not_taken_for_a_truncated_one(tmp_path):
+    """A clip trimmed without re-encoding keeps the cut frames, hidden by an edit list: its sample
+    count (40) overstates what it shows (20); its duration does not."""
+    import av
+
+    src = tmp_path / "src.mp4"
+    with av.open(str(src), mode="w") as c:
+        s = c.add_stream("mpeg4", rate=25)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+        s.codec_context.gop_size = 1
+        for i in range(40):
+            for pkt in s.encode(av.VideoFrame.from_ndarray(np.full((48, 64, 3), i * 5, np.uint8), format="rgb24")):
+                c.mux(pkt)
+        for pkt in s.encode():
+            c.mux(pkt)
+    trimmed = tmp_path / "trimmed.mp4"
+    with av.open(str(src)) as i, av.open(str(trimmed), "w") as o:
+        ist = i.streams.video[0]
+        ost = o.add_stream_from_template(ist)
+        shift = int(20 / 25 / ist.time_base)  # the first 0.8 s cut: negative times, an edit list
+        for pkt in i.demux(ist):
+            if pkt.dts is not None:
+                pkt.pts, pkt.dts, pkt.stream = pkt.pts - shift, pkt.dts - shift, ost
+                o.mux(pkt)
+    with av.open(str(trimmed)) as c:
+        assert c.streams.video[0].frames == 40
+    frames = list(iter_frames(trimmed))
+    assert len(frames) == 20 and frames[0].timestamp_s == 0.0

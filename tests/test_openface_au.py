@@ -48,12 +48,17 @@ def test_running_median_kept_up_to_date_equals_reading_the_whole_histogram():
 
 
 def test_running_median_counts_widen_before_they_could_overflow():
-    rm = RunningMedian(2, 10, 0.0, 1.0)
-    for _ in range(70_000):  # every sample in one bin: 16-bit counts would wrap at 65,536
-        rm.update(np.array([0.55, 0.05]))
-    assert rm.hist.dtype == np.int64 and rm.hist.sum() == 140_000
-    rm.update(np.array([0.95, 0.95]))
-    np.testing.assert_allclose(rm.value(None), [0.55, 0.05])
+    rng = np.random.default_rng(0)
+    rm = RunningMedian(3, 10, 0.0, 1.0)
+    for k in range(65_536 + 200):  # 16-bit counts would wrap at 65,536; the median moves all along
+        rm.update(rng.random(3))
+        if k < 10:
+            continue
+        got = rm.value(rng.random(3))  # (asked every frame, as the dynamic models do after frame 3000)
+        if k > 65_000:
+            cum = np.cumsum(rm.hist, axis=1)
+            np.testing.assert_allclose(got, (cum >= (rm.count + 1) // 2).argmax(axis=1) * 0.1 + 0.05)
+    assert rm.hist.dtype == np.int64 and rm.hist.sum() == 3 * (65_536 + 200)
 
 
 def test_triangulation_mask_equals_the_same_side_test_pixel_by_pixel():
@@ -229,13 +234,11 @@ def test_two_people_are_calibrated_separately(tmp_path, astronaut):
 
 
 def test_runs_split_where_a_face_was_missing():
-    from pyfacs.au.heads import analysed_step, consecutive_runs
+    from pyfacs.au.heads import consecutive_runs
 
-    frames = [np.array([0, 2, 4, 10, 12]), np.array([6, 8])]  # --every 2; the first face gone for frames 6-8
-    step = analysed_step(frames)
-    assert step == 2
-    assert [r.tolist() for r in consecutive_runs(frames[0], step)] == [[0, 1, 2], [3, 4]]
-    assert [r.tolist() for r in consecutive_runs(frames[1], step)] == [[0, 1]]
+    frames = np.array([0, 2, 4, 10, 12])  # --every 2; the face gone for frames 6-8
+    assert [r.tolist() for r in consecutive_runs(frames, 2)] == [[0, 1, 2], [3, 4]]
+    assert [r.tolist() for r in consecutive_runs(np.array([0, 2, 4]), 1)] == [[0], [1], [2]]  # every frame: gaps
 
 
 @pytest.mark.data

@@ -63,6 +63,15 @@ def test_report_cli_errors(tmp_path):
         assert res.returncode == 2 and "Traceback" not in res.stderr and "internal error" not in res.stderr, res.stderr
 
 
+def test_au_occurrence_keeps_apart_people_of_files_with_one_name():
+    from pyfacs.viz.plots import plot_au_occurrence
+
+    df = pd.DataFrame({"source": ["s1/task.mp4"] * 2 + ["s2/task.mp4"] * 2, "frame": [0, 1, 0, 1], "face_id": 0,
+                       "AU12_c": [1.0, 1.0, 0.0, 0.0]})
+    bars = [p.get_height() for p in plot_au_occurrence(df).axes[0].patches]
+    assert bars == [1.0, 0.0]
+
+
 def test_au_occurrence_has_a_bar_group_per_person_of_each_source():
     from pyfacs.viz.plots import plot_au_occurrence
 
@@ -113,4 +122,5 @@ def test_report_of_another_tools_file(tmp_path):
                           str(shared_path("interop", "pyfeat_tests", "OpenFace_Test.csv")), "-o", str(tmp_path / "r.html")],
                          capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
-    assert "data:image/png;base64," in (tmp_path / "r.html").read_text()
+    page = (tmp_path / "r.html").read_text()  # a video's frames: time series per person, no "still images"
+    assert "Person 0 (" in page and "Still images" not in page and "data:image/png;base64," in page

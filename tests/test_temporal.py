@@ -149,8 +149,8 @@ def test_sequence_windows_do_not_span_frames_where_the_face_was_absent(monkeypat
     feats = np.random.default_rng(0).normal(size=(10, d)).astype(np.float32)
     monkeypatch.setattr(tokens, "frame_features", lambda model, rgb, lmk: feats[int(rgb[0, 0, 0])])
 
-    def run(frames):  # each frame's (fake) image names its features
-        head.begin(video=True)
+    def run(frames, step=1):  # each frame's (fake) image names its features
+        head.begin(video=True, step=step)
         for row, (frame, k) in enumerate(frames):
             head.add(row, 0, np.full((2, 2, 3), k, np.uint8), None, frame=frame)
         return head.finish()
@@ -161,8 +161,10 @@ def test_sequence_windows_do_not_span_frames_where_the_face_was_absent(monkeypat
         assert np.allclose(gapped[row], first[row], atol=1e-6) and np.allclose(gapped[row + 5], second[row], atol=1e-6)
     joined = run([(f, k) for k, f in enumerate(range(10))])
     assert not np.allclose(joined[4], first[4], atol=1e-6)  # (without the gap, frame 4's window differs)
-    every2 = run([(2 * f, k) for k, f in enumerate(range(10))])  # --every 2: a step of 2 is no gap
+    every2 = run([(2 * f, k) for k, f in enumerate(range(10))], step=2)  # --every 2: a step of 2 is no gap
     assert all(np.allclose(every2[r], joined[r], atol=1e-6) for r in range(10))
+    halves = run([(2 * f, k) for k, f in enumerate(range(10))])  # every frame analysed, the face in every 2nd
+    assert all(np.allclose(halves[r], run([(0, r)])[0], atol=1e-6) for r in range(10))  # each its own run
 
 
 def test_training_windows_are_cut_as_analyze_cuts_them():

@@ -92,7 +92,8 @@ def analyze(
     sequence: Annotated[bool, typer.Option("--sequence", help="Each folder is one video made of its images "
                                                                "(sorted by name, numbers by value; OpenFace's "
                                                                "-fdir): faces tracked, AUs calibrated per person")] = False,
-    fps: Annotated[float, typer.Option(help="Frame rate of a --sequence folder, for timestamp_s")] = 30.0,
+    fps: Annotated[Optional[float], typer.Option(help="Frame rate of a --sequence folder, for timestamp_s "
+                                                      "(default 30)")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar")] = False,
 ) -> None:
     """Analyse faces into a table with one row per face per analysed frame."""
@@ -107,6 +108,9 @@ def analyze(
 
     inputs = [str(_sample_path()) if i == "sample" else i for i in inputs]
     check_output_path(output)
+    if fps is not None and not sequence:
+        raise InputError("--fps sets the frame rate of a --sequence folder; video files carry their own")
+    fps = 30.0 if fps is None else fps
     if landmarks not in (68, 478):
         raise InputError(f"--landmarks must be 68 or 478, not {landmarks}")
     paths = expand_inputs(inputs, sequence=sequence)  # fail early, before any file is written
@@ -181,7 +185,8 @@ def analyze(
         raise typer.Exit(130) from None
     finally:
         if interrupted and sink.part.exists():  # (an error: its rows are kept as for Ctrl-C)
-            sink.close(interrupted=True)
+            if kept := sink.close(interrupted=True):
+                typer.echo(f"the {sink.rows} rows written before the error are in {kept}", err=True)
         if annotator:
             annotator.close()
     written = sink.close()

@@ -230,7 +230,7 @@ class Analyzer:
         held: list[pd.DataFrame] = []  # chunks kept until the source ends (AU post-processing)
         n_rows = 0
         if self.au_head is not None:
-            self.au_head.begin(video=not still)
+            self.au_head.begin(video=not still, step=every)
 
         # a head that needs the whole source (OpenFace's per-person calibration) holds the rows until
         # the source ends; the others' values go out with each chunk, so memory stays flat

@@ -42,10 +42,11 @@ class OpenFaceAUHead:
         self.columns = ([au_column(int(a[2:]), "r") for a in self.video_head.intensity_aus]
                         + [au_column(int(a[2:]), "c") for a in self.video_head.presence_aus])
         self._tracks: dict[int, _FaceTrack] = {}
-        self._video = True
+        self._video, self._step = True, 1
 
-    def begin(self, *, video: bool) -> None:
-        self._tracks, self._video = {}, video
+    def begin(self, *, video: bool, step: int = 1) -> None:
+        """A new source; ``step``: the frames between analysed ones (``--every``)."""
+        self._tracks, self._video, self._step = {}, video, step
 
     def add(self, row: int, face_id: int, rgb: np.ndarray, lmk68: np.ndarray, *, frame: int | None = None) -> None:
         from pyfacs.au.openface.predictor import FaceAUState
@@ -64,13 +65,11 @@ class OpenFaceAUHead:
         """Row number → AU values in ``self.columns`` order, for every face added since ``begin``."""
         head = self.video_head if self._video else self.still_head
         out: dict[int, np.ndarray] = {}
-        frames = [np.array(t.frames) for t in self._tracks.values()]
-        step = analysed_step(frames)
-        for track, f in zip(self._tracks.values(), frames):
+        for track in self._tracks.values():
             rows = np.array(track.rows)
             reg, pres = head.finish(np.array(track.reg), np.array(track.cls),
                                     None if head.static else track.state, rows, video=self._video,
-                                    runs=consecutive_runs(f, step))
+                                    runs=consecutive_runs(np.array(track.frames), self._step))
             for i, row in enumerate(rows):
                 out[int(row)] = np.concatenate([reg[i], pres[i]])
         self._tracks = {}
@@ -102,7 +101,7 @@ class EmbeddedAUHead:
         self.columns = [au_column(a, "p") for a in aus] + [au_column(a, "c") for a in aus]
         self._values: dict[int, np.ndarray] = {}
 
-    def begin(self, *, video: bool) -> None:
+    def begin(self, *, video: bool, step: int = 1) -> None:
         self._values = {}
 
     def logits(self, rgb: np.ndarray, lmk68: np.ndarray) -> np.ndarray:
@@ -143,9 +142,11 @@ class SequenceAUHead:
         aus = [int(label[2:]) for label in spec.labels]
         self.columns = [au_column(a, "p") for a in aus] + [au_column(a, "c") for a in aus]
         self._feats: dict[int, list[tuple[int, int, np.ndarray]]] = {}  # face_id → (row, frame, features)
+        self._step = 1
 
-    def begin(self, *, video: bool) -> None:
-        self._feats = {}
+    def begin(self, *, video: bool, step: int = 1) -> None:
+        """A new source; ``step``: the frames between analysed ones (``--every``)."""
+        self._feats, self._step = {}, step
 
     def add(self, row: int, face_id: int, rgb: np.ndarray, lmk68: np.ndarray, *, frame: int | None = None) -> None:
         """``frame``: the frame's index in its source, so that a window never spans frames where the
@@ -159,22 +160,15 @@ class SequenceAUHead:
     def finish(self) -> dict[int, np.ndarray]:
         from pyfacs.temporal.tokens import windows
 
-        frames = [np.array([f for _, f, _ in seen]) for seen in self._feats.values()]
-        step = analysed_step(frames)
         out: dict[int, np.ndarray] = {}
-        for seen, f in zip(self._feats.values(), frames):
-            for run in consecutive_runs(f, step):
+        for seen in self._feats.values():
+            for run in consecutive_runs(np.array([f for _, f, _ in seen]), self._step):
                 feats = np.stack([seen[i][2] for i in run])
                 p = self._session.run(None, {"input": windows(feats, self.window)})[0]
                 for i, pr in zip(run, p.astype(np.float64)):
                     out[seen[i][0]] = np.concatenate([pr, (pr >= 0.5).astype(np.float64)])
         self._feats = {}
         return out
-
-
-def analysed_step(frames: list[np.ndarray]) -> int:
-    """The step between analysed frames (1, or N with ``--every N``): the smallest one any face shows."""
-    return min((int(d) for f in frames for d in np.diff(f) if d > 0), default=1)
 
 
 def consecutive_runs(frames: np.ndarray, step: int) -> list[np.ndarray]:

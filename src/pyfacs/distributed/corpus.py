@@ -25,7 +25,7 @@ from pyfacs.errors import InputError
 
 # names starting with "_" are skipped by pyarrow, so pd.read_parquet(folder) reads the tables only
 MANIFEST = "_manifest.jsonl"
-LOCK = "_running"  # "host pid" of the run writing to the folder
+LOCK = "_running"  # locked by the run writing to the folder, which it names
 
 
 @dataclass
@@ -147,11 +147,14 @@ def analyze_corpus(source: str | Path | list[Path], out_dir: str | Path, *, engi
     analyzer = Analyzer(**options)
     resolved = options | {"au_model": analyzer.au_head.name if analyzer.au_head else None,
                           "expression_model": analyzer.expression_head.name if analyzer.expression_head else None}
+    metadata = analyzer.metadata
+    if engine != "local" or workers > 1:
+        analyzer = None  # (the workers build their own; its models need not stay in memory here)
     with _folder_lock(out_dir):
         legacy = out_dir / "manifest.jsonl"  # (its name in earlier versions)
         if legacy.is_file() and not (out_dir / MANIFEST).exists():
             legacy.rename(out_dir / MANIFEST)
-        _check_same_analysis(out_dir, analyzer.metadata)
+        _check_same_analysis(out_dir, metadata)
         for stale in out_dir.glob("*.parquet.part"):  # a crash's leftovers (no other run is writing: locked)
             stale.unlink()
         done = _done(out_dir)
@@ -202,38 +205,33 @@ def _check_same_analysis(out_dir: Path, meta: dict) -> None:
 
 @contextmanager
 def _folder_lock(out_dir: Path) -> Iterator[None]:
-    """One run at a time writes to a folder (a second would delete the first's files in progress)."""
-    lock, me = out_dir / LOCK, f"{socket.gethostname()} {os.getpid()}"
-    for _ in range(2):
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            break
-        except FileExistsError:
-            owner = lock.read_text().strip() if lock.is_file() else ""
-            host, _, pid = owner.partition(" ")
-            if host == socket.gethostname() and pid.isdigit() and not _alive(int(pid)):
-                lock.unlink(missing_ok=True)  # left by a run that was killed
-                continue
-            raise InputError(f"another analyze-corpus run ({owner or 'unknown'}) is writing to {out_dir}; wait "
-                             f"for it to end, or delete {lock} if that run is gone") from None
-    else:
-        raise InputError(f"cannot lock {out_dir} ({lock} keeps coming back); is another run starting?")
-    with os.fdopen(fd, "w") as f:
-        f.write(me)
+    """One run at a time writes to a folder (a second would delete the first's files in progress).
+    An OS lock (flock) on ``_running``: released by the system when its process ends however it ends,
+    so a killed run leaves nothing to clean up; the file names the holder for the message."""
     try:
+        import fcntl
+    except ImportError:  # (Windows: no flock; runs there are not guarded)
         yield
-    finally:
-        lock.unlink(missing_ok=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process
-        return True
-    return True
+        return
+    lock = out_dir / LOCK
+    with open(lock, "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.seek(0)
+            owner = f.read().strip() or "unknown"
+            raise InputError(f"another analyze-corpus run ({owner}) is writing to {out_dir}; wait for it to end "
+                             f"or stop it, then run again") from None
+        f.seek(0)
+        f.truncate()
+        f.write(f"{socket.gethostname()} pid {os.getpid()}")
+        f.flush()
+        try:
+            yield
+        finally:
+            f.seek(0)
+            f.truncate()  # (the file stays: removing it would let a third run lock a new one meanwhile)
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def check_options(options: dict, engine: str = "local") -> None:

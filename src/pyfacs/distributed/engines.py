@@ -16,15 +16,36 @@ def run_local(todo: list[str], out_dir: Path, workers: int, options: dict, recor
         for video in todo:
             record(worker.process(video, str(out_dir)))
         return
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
-    with ProcessPoolExecutor(workers, initializer=_init_process, initargs=(options,)) as pool:
-        futures = {pool.submit(_process_in_pool, video, str(out_dir)): video for video in todo}
-        for future in as_completed(futures):
-            try:
-                record(future.result())
-            except Exception as exc:  # noqa: BLE001 - BrokenProcessPool: a worker died
-                record(failed(futures[future], out_dir, f"its worker process stopped ({type(exc).__name__})"))
+    def new_pool() -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(workers, initializer=_init_process, initargs=(options,))
+
+    # at most one file per worker in flight: a worker that dies (out of memory, killed) breaks the
+    # pool and fails what is in flight, not every file still to do; a new pool takes the rest
+    queue, running, pool = list(todo), {}, new_pool()
+    try:
+        while queue or running:
+            while queue and len(running) < workers:
+                video = queue.pop(0)
+                running[pool.submit(_process_in_pool, video, str(out_dir))] = video
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            broken = False
+            for future in done:
+                video = running.pop(future)
+                try:
+                    record(future.result())
+                except Exception as exc:  # noqa: BLE001 - BrokenProcessPool: a worker died
+                    broken = True
+                    record(failed(video, out_dir, f"its worker process stopped ({type(exc).__name__})"))
+            if broken:
+                for video in running.values():  # (lost with the pool)
+                    record(failed(video, out_dir, "a worker process beside it stopped"))
+                running.clear()
+                pool.shutdown(wait=False, cancel_futures=True)
+                pool = new_pool()
+    finally:
+        pool.shutdown(cancel_futures=True)
 
 
 _POOL_WORKER: CorpusWorker | None = None

@@ -197,11 +197,20 @@ def _iter_video(path: Path) -> Iterator[Frame]:
                              f"the file is truncated or corrupt, rows up to there were kept") from None
         if index == 0:
             raise InputError(f"{path} contains no decodable video frames; check the file or re-encode it")
-        declared = int(stream.frames or 0)
+        declared = _declared_frames(container, stream, fps)
         # headers may overstate by a few frames (no_face.mp4: 98 declared, 95 there); a cut file falls far short
         if declared and index < 0.9 * declared and declared - index >= 5:
             raise InputError(f"{path}: only {index} of the {declared} frames its header declares could be decoded; "
                              f"the file is truncated, rows up to there were kept")
+
+
+def _declared_frames(container, stream, fps: float) -> int:
+    """How many frames the file says it shows. An MP4/MOV's sample count includes frames an edit
+    list hides (a trimmed clip), so there its duration, which the edit list sets, times the frame
+    rate; elsewhere (an AVI cut short still declares all its frames, but not its duration) the count."""
+    if "mp4" in container.format.name or "mov" in container.format.name:
+        return round(container.duration / 1e6 * fps) if container.duration else 0
+    return int(stream.frames or 0)
 
 
 def _upright(frame) -> np.ndarray:

@@ -78,10 +78,10 @@ MAX_STILL_GROUPS = 8  # more still images than this share one bar group
 
 
 def still_sources(df: pd.DataFrame) -> set[str]:
-    """The sources that are still images (not videos), by their names."""
-    from pyfacs.io.media import is_video
-
-    return {s for s in df["source"].dropna().unique() if not is_video(Path(s))}
+    """The sources with one frame: still images (told by the data, not by a file name: another
+    tool's CSV of a video, or a folder read as a sequence, is no image)."""
+    frames = df.groupby("source")["frame"].nunique()
+    return set(frames.index[frames == 1])
 
 
 def plot_au_occurrence(df: pd.DataFrame):
@@ -94,20 +94,21 @@ def plot_au_occurrence(df: pd.DataFrame):
         several = faces["source"].nunique() > 1
         stills = still_sources(faces)
         pooled = len(stills) > MAX_STILL_GROUPS
-        is_still = faces["source"].isin(stills).to_numpy()
+        # a person is a face_id within a source; pooled stills are one group (source "", face -1)
+        in_pool = faces["source"].isin(stills).to_numpy() & pooled
+        source = np.where(in_pool, "", faces["source"].astype(str).to_numpy())
+        face = np.where(in_pool, -1, faces["face_id"].astype("float64").to_numpy())
+        rates = faces[cols].groupby([source, face]).mean()  # (sorted: by source, then face)
 
-        def group(source: str, fid) -> str:  # a person is a face_id within a source
-            if pooled and source in stills:
-                return f"{len(stills)} still images ({int(is_still.sum())} faces)"
-            return f"{Path(source).name}: person {int(fid)}" if several else f"person {int(fid)}"
+        def label(src: str, fid: float) -> str:
+            if src == "":
+                return f"{len(stills)} still images ({int(in_pool.sum())} faces)"
+            return f"{Path(src).name}: person {int(fid)}" if several else f"person {int(fid)}"
 
-        keys = [group(s, f) for s, f in zip(faces["source"], faces["face_id"])]
-        order = pd.Series(keys, index=faces.index)[faces.sort_values(["source", "face_id"]).index].unique()
-        rates = faces[cols].groupby(keys).mean().loc[order]
         width = 0.8 / max(len(rates), 1)
         x = np.arange(len(cols))
-        for k, (label, row) in enumerate(rates.iterrows()):
-            ax.bar(x + k * width, row.to_numpy(float), width, label=label)
+        for k, ((src, fid), row) in enumerate(rates.iterrows()):
+            ax.bar(x + k * width, row.to_numpy(float), width, label=label(src, fid))
         ax.set_xticks(x + 0.4 - width / 2, [c.split("_")[0] for c in cols], rotation=90, fontsize=7)
         ax.legend(fontsize=7)
     ax.set_ylabel("occurrence rate")

@@ -39,7 +39,7 @@ def _sample_frames(df: pd.DataFrame, source: str) -> list[str]:
     from pyfacs.viz.overlay import draw_face
 
     path = Path(source)
-    if not path.is_file() or not is_video(path):
+    if not path.exists() or not is_video(path):  # (a video file, or a folder read as a sequence)
         return []
     faces = df[(df["source"] == source) & df["face_id"].notna()]
     if faces.empty:

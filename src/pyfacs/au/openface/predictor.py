@@ -60,7 +60,7 @@ class RunningMedian:
             return self._first
         half = (self.count + 1) // 2  # the median bin: the first whose cumulative count reaches half
         if self._bin is None:
-            cum = np.cumsum(self.hist, axis=1)
+            cum = np.cumsum(self.hist, axis=1, dtype=np.int64)  # (signed: _below meets the widened counts later)
             self._bin = (cum >= half).argmax(axis=1)
             self._below = cum[self._rows, self._bin] - self.hist[self._rows, self._bin]
         else:
