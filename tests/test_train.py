@@ -69,6 +69,11 @@ def test_icc_and_f1():
     assert icc3_1(a, a[::-1]) < 0
     m = presence_metrics(np.array([[1], [0], [1], [0]]), np.array([[0.9], [0.2], [0.4], [0.1]]), ["AU01"])
     assert m["per_au"]["AU01"]["f1"] == pytest.approx(2 / 3) and m["per_au"]["AU01"]["auc"] == 1.0
+    # an AU that never occurs has no F1 (not 0) and stays out of the mean
+    m = presence_metrics(np.array([[1, 0], [0, 0], [1, 0], [0, 0]]), np.array([[0.9, 0.1], [0.2, 0.1], [0.4, 0.1], [0.1, 0.1]]),
+                         ["AU01", "AU02"])
+    assert m["per_au"]["AU02"]["f1"] is None and m["mean_f1"] == pytest.approx(2 / 3)
+    assert m["aus_without_positives"] == ["AU02"] and m["per_au"]["AU02"]["accuracy"] == 1.0
 
 
 @pytest.mark.data
@@ -326,11 +331,18 @@ def test_a_resumed_cross_validation_equals_an_uninterrupted_one(tmp_path):
 
     shared_path("data", "ckplus48")
     cfg = load_config(Path(__file__).resolve().parents[1] / "configs" / "smoke" / "mefarg_ckplus_smoke.yaml")
-    cfg.data.only_folds, cfg.optim.epochs = [0, 1], 1
+    cfg.data.only_folds, cfg.optim.epochs, cfg.export_full = [0, 1], 1, True
     whole = run(cfg, tmp_path / "r")
-    for f in ("fold1_pred.npy", "fold1_rng.pt", "fold1.ckpt", "metrics.json"):
+    onnx = (tmp_path / "r" / "model.onnx").read_bytes()
+    for f in ("fold1_pred.npy", "fold1_rng.pt", "fold1.ckpt", "metrics.json", "model.onnx", "final.ckpt"):
         (tmp_path / "r" / f).unlink()
     assert json.dumps(run(cfg, tmp_path / "r")) == json.dumps(whole)
+    # resumed after every fold was done (killed in the final training): the final model is drawn
+    # from the random state the last fold left, as in an uninterrupted run
+    for f in ("metrics.json", "model.onnx", "final.ckpt"):
+        (tmp_path / "r" / f).unlink()
+    assert json.dumps(run(cfg, tmp_path / "r")) == json.dumps(whole)
+    assert (tmp_path / "r" / "model.onnx").read_bytes() == onnx
 
 
 def test_a_run_refused_before_training_leaves_nothing_and_a_changed_input_is_refused(tmp_path):
@@ -348,6 +360,32 @@ def test_a_run_refused_before_training_leaves_nothing_and_a_changed_input_is_ref
         _check_same_inputs(tmp_path / "old", {"data_fingerprint": "a", "cfg_sha256": "c"})
     with pytest.raises(InputError, match="the data changed"):
         _check_same_inputs(tmp_path / "old", {"data_fingerprint": "z", "cfg_sha256": "b"})
+
+
+def test_a_changed_thread_count_is_another_run_and_cfg_files_are_read_kindly(tmp_path):
+    import yaml
+
+    from pyfacs.au.audetnet.cfg import load_cfg
+    from pyfacs.train.runner import _check_run_dir
+
+    p = tmp_path / "c.yaml"
+    p.write_text("name: x\nthreads: 2\ndata: {root: .}\nmodel: {kind: hog-linear}\n")
+    cfg = load_config(p)
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump()))
+    cfg.threads = 1  # (CPU sums round differently: the finished folds would not be this config's)
+    with pytest.raises(InputError, match="threads: 2 there, 1 now"):
+        _check_run_dir(tmp_path / "run", cfg)
+    p.write_text("name: x\ndata: {root: .}\nmodel: {kind: audetnet, cfg: nope.cfg}\n")
+    with pytest.raises(InputError, match="model.cfg .*nope.cfg does not exist"):
+        load_config(p)
+    shipped = Path(__file__).resolve().parents[1] / "configs" / "au" / "audetnet_ckplus.cfg"
+    real = shipped.read_text()
+    (tmp_path / "bom.cfg").write_text("\ufeff" + real, encoding="utf-8")  # as Windows Notepad saves it
+    assert str(load_cfg(tmp_path / "bom.cfg").sections) == str(load_cfg(shipped).sections).replace(str(shipped), str(tmp_path / "bom.cfg"))
+    (tmp_path / "latin.cfg").write_bytes(real.encode() + "# café\n".encode("latin-1"))
+    with pytest.raises(InputError, match="not a text file"):
+        load_cfg(tmp_path / "latin.cfg")
 
 
 def test_an_audetnet_config_takes_its_recipe_from_the_cfg_file(tmp_path):

@@ -316,7 +316,7 @@ def train(
 
     cfg = load_config(config, seed=seed)
     out = run_dir or Path("runs") / f"{cfg.name}-seed{cfg.seed}"
-    if minutes is not None and minutes < 0:
+    if minutes is not None and not minutes >= 0:  # (NaN too: it would never pause)
         raise InputError(f"--minutes must be 0 or more, not {minutes}")
     try:
         metrics = run(cfg, out, minutes=minutes)

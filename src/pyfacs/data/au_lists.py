@@ -128,6 +128,10 @@ def read_list_fold(folder: str | Path, dataset: str, split: str, fold: int) -> t
     if labels is None:  # something is wrong: find the line and column
         _, rows = _table(labels_file, lines, _int8, "an integer label", fix, width=len(aus))
         labels = np.array(rows, dtype=np.int8).reshape(len(rows), len(aus))
+    if bad := np.argwhere((labels != 0) & (labels != 1)).tolist():  # (ME-GraphAU's lists hold 0/1 only)
+        row, col = bad[0]
+        raise InputError(f"{labels_file}, line {row + 1}, column {col + 1}: label {labels[row, col]} (AU{aus[col]}) "
+                         f"is not 0 or 1; {fix}")
     if len(paths) != len(labels):
         raise InputError(f"{paths_file.name} lists {len(paths)} images but {labels_file.name} has "
                          f"{len(labels)} label rows; they must pair line by line")

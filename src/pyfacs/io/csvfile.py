@@ -20,10 +20,11 @@ def existing_file(path: str | Path) -> Path:
 
 
 def read_text(path: str | Path, what: str) -> str:
-    """The file's text (UTF-8); ``what`` names the kind of file the error lines ask for."""
+    """The file's text (UTF-8, a byte-order mark as Windows editors write it dropped); ``what`` names
+    the kind of file the error lines ask for."""
     path = existing_file(path)
     try:
-        return path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
         raise InputError(f"{path} is not a readable {what}: not a text file (UTF-8)") from None
     except OSError as exc:

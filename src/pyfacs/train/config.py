@@ -155,6 +155,8 @@ def load_config(path: str | Path, *, seed: int | None = None) -> TrainConfig:
         raise InputError(f"{path}: model.guidance needs data.landmarks (a landmark cache file)")
     if cfg.model.kind == "audetnet" and cfg.model.cfg is None:
         raise InputError(f"{path}: model.kind audetnet needs model.cfg (an AUDetNet cfg file)")
+    if cfg.model.cfg is not None and not Path(cfg.model.cfg).is_file():
+        raise InputError(f"{path}: model.cfg {cfg.model.cfg} does not exist (a path relative to the config)")
     if (cfg.model.export_ensemble_size or 0) > cfg.model.ensemble_size:
         raise InputError(f"{path}: model.export_ensemble_size ({cfg.model.export_ensemble_size}) cannot exceed "
                          f"model.ensemble_size ({cfg.model.ensemble_size})")
@@ -184,5 +186,5 @@ def _audetnet_epochs(cfg: TrainConfig, path: Path) -> None:
     if "epochs" not in cfg.optim.model_fields_set:
         from pyfacs.au.audetnet.cfg import load_cfg  # (its errors are InputErrors naming file:line)
 
-        general = load_cfg(cfg.model.cfg).sections["General"]
-        cfg.optim.epochs = int(general[0].options.get("max_epochs", 1))
+        general = load_cfg(cfg.model.cfg).sections.get("General") or []
+        cfg.optim.epochs = int(general[0].options.get("max_epochs", 1) if general else 1)

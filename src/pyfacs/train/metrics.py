@@ -5,7 +5,10 @@ import numpy as np
 
 
 def presence_metrics(y: np.ndarray, prob: np.ndarray, labels: list[str], threshold: float = 0.5) -> dict:
-    """``y`` (n, k) 0/1, ``prob`` (n, k) probabilities → {"per_au": {label: {...}}, "mean_f1": …}."""
+    """``y`` (n, k) 0/1, ``prob`` (n, k) probabilities → {"per_au": {label: {...}}, "mean_f1": …}.
+
+    An AU with no positive frame has no F1 (null: there is nothing to find, and 0 would read as a
+    miss) and is left out of ``mean_f1``; ``aus_without_positives`` names them."""
     from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 
     pred = (prob >= threshold).astype(int)
@@ -13,14 +16,18 @@ def presence_metrics(y: np.ndarray, prob: np.ndarray, labels: list[str], thresho
     for j, name in enumerate(labels):
         yj = y[:, j]
         per[name] = {
-            "f1": float(f1_score(yj, pred[:, j], zero_division=0)),
+            "f1": float(f1_score(yj, pred[:, j])) if yj.sum() > 0 else None,
             "accuracy": float(accuracy_score(yj, pred[:, j])),
             # one class only: AUC is undefined (null in metrics.json, which has no NaN)
             "auc": float(roc_auc_score(yj, prob[:, j])) if 0 < yj.sum() < len(yj) else None,
             "positives": int(yj.sum()),
         }
-    return {"per_au": per, "mean_f1": float(np.mean([v["f1"] for v in per.values()])),
-            "mean_accuracy": float(np.mean([v["accuracy"] for v in per.values()]))}
+    f1 = [v["f1"] for v in per.values() if v["f1"] is not None]
+    out = {"per_au": per, "mean_f1": float(np.mean(f1)) if f1 else None,
+           "mean_accuracy": float(np.mean([v["accuracy"] for v in per.values()]))}
+    if absent := [name for name, v in per.items() if v["f1"] is None]:
+        out["aus_without_positives"] = absent
+    return out
 
 
 def icc3_1(a: np.ndarray, b: np.ndarray) -> float:

@@ -99,7 +99,9 @@ def _check_run_dir(run_dir: Path, cfg: TrainConfig) -> None:
     except (yaml.YAMLError, AttributeError):
         raise InputError(f"{saved} is damaged: delete {run_dir} to start over, or use another --run-dir") from None
     new = _flat(yaml.safe_load(yaml.safe_dump(cfg.model_dump())))
-    machine = {"threads", "device"}  # how to run, not what: a run may move to another machine
+    # how to run, not what: a run may move to another machine. (Not threads: on a CPU the sums of
+    # 1 and 2 threads round differently, so a run that changes them mid-way reproduces neither.)
+    machine = {"device"}
     changed = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k) and k not in machine)
     if changed:
         k = changed[0]
@@ -127,8 +129,8 @@ def _run(cfg: TrainConfig, run_dir: Path, torch, deadline: float | None = None) 
     (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(), sort_keys=False))
     try:
         return _train(cfg, run_dir, torch, deadline)
-    except InputError:
-        # a run refused before it trained anything leaves nothing behind to block the corrected one
+    except Exception:
+        # a run refused (or failed) before it trained anything leaves nothing behind to block the corrected one
         if fresh and {f.name for f in run_dir.iterdir()} <= {"config.yaml", "provenance.json"}:
             for f in list(run_dir.iterdir()):
                 f.unlink()
@@ -190,7 +192,9 @@ def _train(cfg: TrainConfig, run_dir: Path, torch, deadline: float | None) -> di
                "cv": presence_metrics(data.labels[done], oof[done], data.label_names), "fold_mean_f1": fold_f1}
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
     if cfg.export_full:
-        _final_model(cfg, data, run_dir, torch)
+        if previous is not None:  # (resumed after the last fold: its weights are drawn from this state too)
+            _restore_random_state(torch, run_dir / f"fold{previous}_rng.pt")
+        _final_model(cfg, data, run_dir, torch, deadline)
     return metrics
 
 
@@ -241,13 +245,18 @@ def _fit_predict(cfg, data, train, test, ckpt: Path, torch, deadline: float | No
     return predict_mefarg(model, data.images[test])
 
 
-def _final_model(cfg, data, run_dir: Path, torch) -> None:
+def _final_model(cfg, data, run_dir: Path, torch, deadline: float | None = None) -> None:
     from pyfacs.export.onnx import export_onnx
     from pyfacs.train.models import build_mefarg, fit_audetnet, fit_mefarg
 
-    if cfg.model.kind == "mefarg":
+    if cfg.model.kind == "mefarg":  # checkpointed each epoch and paused by --minutes, as the folds are
         model = build_mefarg(cfg.model, data.labels.shape[1])
-        fit_mefarg(model, data.images, data.labels, cfg.optim, cfg.seed)
+        ckpt, state, start = run_dir / "final.ckpt", None, 0
+        if ckpt.is_file():
+            saved = torch.load(ckpt, weights_only=False)
+            state, start = saved["state"], saved["epoch"] + 1
+        fit_mefarg(model, data.images, data.labels, cfg.optim, cfg.seed,
+                   on_epoch=epoch_saver(ckpt, cfg.optim.epochs, deadline), start_epoch=start, state=state)
     elif cfg.model.kind == "audetnet":
         model = fit_audetnet(cfg, data.images, data.labels)
     else:

@@ -94,7 +94,8 @@ def fit_predict(cfg: TrainConfig, x_train, y_train, x_test, n_au: int, window: i
 
 
 def agreement(y: np.ndarray, p: np.ndarray, names: list[str]) -> dict:
-    """Per label, on its annotated frames: agreement (accuracy) and F1 of ``p >= 0.5`` with ``y``."""
+    """Per label, on its annotated frames: agreement (accuracy) and F1 of ``p >= 0.5`` with ``y``
+    (F1 null, and out of ``mean_f1``, for a label never present in those frames)."""
     from pyfacs.train.metrics import presence_metrics
 
     per = {}
@@ -102,8 +103,9 @@ def agreement(y: np.ndarray, p: np.ndarray, names: list[str]) -> dict:
         known = ~np.isnan(y[:, k])
         m = presence_metrics((y[known, k:k + 1] > 0.5).astype(int), p[known, k:k + 1], [name])["per_au"][name]
         per[name] = {"agreement": m["accuracy"], "f1": m["f1"]}
+    f1 = [v["f1"] for v in per.values() if v["f1"] is not None]
     return {"mean_agreement": float(np.mean([v["agreement"] for v in per.values()])),
-            "mean_f1": float(np.mean([v["f1"] for v in per.values()])), "per_label": per}
+            "mean_f1": float(np.mean(f1)) if f1 else None, "per_label": per}
 
 
 def run_sequence(cfg: TrainConfig, run_dir: Path, provenance: dict) -> dict:
@@ -150,7 +152,7 @@ def run_sequence(cfg: TrainConfig, run_dir: Path, provenance: dict) -> dict:
                 _export(model, mean, std, window, labels.names, run_dir / "model.onnx", cfg, provenance)
         cfg.seed = base_seed
         metrics[key] = {"mean_agreement": float(np.mean([m["mean_agreement"] for m in runs])),
-                        "mean_f1": float(np.mean([m["mean_f1"] for m in runs])),
+                        "mean_f1": None if runs[0]["mean_f1"] is None else float(np.mean([m["mean_f1"] for m in runs])),
                         "per_seed": [{k: m[k] for k in ("mean_agreement", "mean_f1")} for m in runs],
                         "per_label_first_seed": runs[0]["per_label"]}
     metrics["zero_shot_embedded"] = _zero_shot(feats[rows[test]], y[test], labels.names, n_au)

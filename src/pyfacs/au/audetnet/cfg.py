@@ -330,9 +330,11 @@ def check_sections(cfg: CfgFile) -> None:
 
 
 def load_cfg(path: str | Path) -> CfgFile:
+    from pyfacs.io.csvfile import read_text
+
     path = Path(path)
     if not path.is_file():
         raise CfgError(f"cfg file {path} does not exist")
-    cfg = parse_cfg(path.read_text(), str(path))
+    cfg = parse_cfg(read_text(path, "AUDetNet cfg file"), str(path))
     check_sections(cfg)
     return cfg

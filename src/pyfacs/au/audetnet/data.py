@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from pyfacs.errors import InputError
+from pyfacs.io.csvfile import read_text
 
 
 @dataclass
@@ -33,7 +34,7 @@ class AUDetDataset:
 def _read_ids(path: Path) -> list[str]:
     if not path.is_file():
         raise InputError(f"{path} is missing: an AUDetNet dataset needs train_ids.csv and test_ids.csv")
-    return [line.strip().split(",")[0] for line in path.read_text().splitlines() if line.strip()]
+    return [line.strip().split(",")[0] for line in read_text(path, "list of image ids").splitlines() if line.strip()]
 
 
 def load_audetnet_dataset(root: str | Path, split: str = "train") -> AUDetDataset:
