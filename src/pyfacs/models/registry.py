@@ -102,7 +102,7 @@ def _load_builtin() -> None:
         name="ausequence.openface-clip",
         task="au",
         files=(ModelFile("models/data/ausequence.openface-clip.onnx",
-                         "bf138f0019015aac099b461555542948bde0dbf3c4177011caf29b5064072166", "pyfacs"),),
+                         "2ad2a14a88c7d56da3806668104326fe83d3af56d4d1a1a09477e24c796249d3", "pyfacs"),),
         licence="trained by pyfacs on the OpenFace sample clip with OpenFace 2.2's AU calls as targets",
         source="pyfacs package data; reproduce with `pyfacs train configs/temporal/au_sequence_openface_clip.yaml`",
         labels=('AU01', 'AU02', 'AU04', 'AU05', 'AU06', 'AU07', 'AU09', 'AU10', 'AU12', 'AU14', 'AU15', 'AU17', 'AU20', 'AU23', 'AU25', 'AU26', 'AU28', 'AU45'),
