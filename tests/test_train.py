@@ -93,8 +93,11 @@ def test_smoke_config_is_deterministic_and_resumes(tmp_path):
     # resume: a finished fold is not trained again, and the metrics come out the same
     first = (tmp_path / "a" / "metrics.json").read_bytes()
     (tmp_path / "a" / "metrics.json").unlink()
+    (tmp_path / "a" / "provenance.json").write_text(json.dumps({**prov, "git_commit": "0ld"}))  # folds done then
     run(cfg, tmp_path / "a")
     assert (tmp_path / "a" / "metrics.json").read_bytes() == first
+    resumed = json.loads((tmp_path / "a" / "provenance.json").read_text())
+    assert resumed["git_commit"] == "0ld" and resumed["resumed_at"] == [prov["git_commit"]]
     assert m1["cv"]["mean_f1"] == m2["cv"]["mean_f1"]
 
 

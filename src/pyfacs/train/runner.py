@@ -160,7 +160,11 @@ def _train(cfg: TrainConfig, run_dir: Path, torch, deadline: float | None) -> di
         from pyfacs.models.hub import sha256_of
 
         provenance["cfg_sha256"] = sha256_of(Path(cfg.model.cfg))
-    _check_same_inputs(run_dir, provenance)
+    earlier = _check_same_inputs(run_dir, provenance)
+    if earlier.get("git_commit") and earlier["git_commit"] != provenance["git_commit"]:
+        # resumed at another commit: the folds already done were trained at the first one
+        provenance["resumed_at"] = [*earlier.get("resumed_at", []), provenance["git_commit"]]
+        provenance["git_commit"] = earlier["git_commit"]
     (run_dir / "provenance.json").write_text(json.dumps(provenance, indent=2))
     if len(set(data.subjects)) < cfg.data.folds:
         raise InputError(f"{len(set(data.subjects))} subjects cannot make {cfg.data.folds} subject-independent folds: "
@@ -209,20 +213,22 @@ def _restore_random_state(torch, path: Path) -> None:
     np.random.set_state(saved["numpy"])
 
 
-def _check_same_inputs(run_dir: Path, provenance: dict) -> None:
-    """A resumed run must see the data and network description its finished folds saw."""
+def _check_same_inputs(run_dir: Path, provenance: dict) -> dict:
+    """A resumed run must see the data and network description its finished folds saw; the earlier
+    provenance (empty for a new run)."""
     old_file = run_dir / "provenance.json"
     if not old_file.is_file():
-        return
+        return {}
     try:
         old = json.loads(old_file.read_text())
     except ValueError:
-        return  # (damaged: rewritten below)
+        return {}  # (damaged: rewritten below)
     for key, what in (("data_fingerprint", "the data"), ("cfg_sha256", "the model.cfg file")):
         if key in old and old[key] != provenance.get(key):
             raise InputError(f"{run_dir} was trained on other inputs: {what} changed since ({key} "
                              f"{str(old[key])[:12]}... there, {str(provenance.get(key))[:12]}... now); "
                              "use another --run-dir, or delete that one to start over")
+    return old
 
 
 def _fit_predict(cfg, data, train, test, ckpt: Path, torch, deadline: float | None = None) -> np.ndarray:
