@@ -128,7 +128,7 @@ def test_list_fold_valid_and_malformed(tmp_path):
     _one_line_error(read_list_fold, _bp4d_fold(tmp_path, ROW12 + ROW12.replace("1", "300", 1)), "BP4D", "test", 1,
                     match=r"line 2, column 5: '300' is not an integer label")  # loadtxt(int8) made it 44
     _one_line_error(read_list_fold, _bp4d_fold(tmp_path, ROW12 + ROW12.replace("1", "7", 1)), "BP4D", "test", 1,
-                    match=r"line 2, column 5: label 7 \(AU6\) is not 0 or 1")
+                    match=r"line 2, column 5: label 7 \(AU7\) is not 0 or 1")
     _one_line_error(read_list_fold, _bp4d_fold(tmp_path, ""), "BP4D", "test", 1, match=r"label_fold1\.txt is empty")
 
 
