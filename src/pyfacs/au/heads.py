@@ -14,6 +14,7 @@ import numpy as np
 
 from pyfacs.errors import InputError, ModelUnavailableError
 from pyfacs.schema import au_column
+from pyfacs.temporal.tokens import consecutive_runs
 
 log = logging.getLogger(__name__)
 
@@ -169,12 +170,6 @@ class SequenceAUHead:
                     out[seen[i][0]] = np.concatenate([pr, (pr >= 0.5).astype(np.float64)])
         self._feats = {}
         return out
-
-
-def consecutive_runs(frames: np.ndarray, step: int) -> list[np.ndarray]:
-    """Positions in ``frames`` split where the face was missing (a gap starts a run of its own, as in
-    temporal smoothing): windows and smoothing must not mix values from before and after a gap."""
-    return np.split(np.arange(len(frames)), np.flatnonzero(np.diff(frames) != step) + 1)
 
 
 def make_au_head(name: str | None, *, static: bool = False) -> OpenFaceAUHead | EmbeddedAUHead | SequenceAUHead | None:

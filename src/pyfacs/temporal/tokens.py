@@ -37,13 +37,19 @@ def windows(x: np.ndarray, window: int) -> np.ndarray:
     return x[idx]
 
 
+def consecutive_runs(frames: np.ndarray, step: int) -> list[np.ndarray]:
+    """Positions in ``frames`` (the frame numbers a face was seen at) split where the face was missing
+    (a gap starts a run of its own, as in temporal smoothing): windows and smoothing must not mix
+    values from before and after a gap."""
+    return np.split(np.arange(len(frames)), np.flatnonzero(np.diff(frames) != step) + 1)
+
+
 def windows_within_runs(x: np.ndarray, present: np.ndarray, window: int) -> np.ndarray:
     """:func:`windows` cut within each run of consecutive frames where ``present`` (a face was seen),
     as ``analyze`` cuts them: a window never reaches across a frame without the face. Windows of
     frames without it are of the rows as given."""
     out = windows(x, window)
-    breaks = np.flatnonzero(np.diff(present.astype(np.int8)) != 0) + 1
-    for run in np.split(np.arange(len(x)), breaks):
-        if len(run) and present[run[0]]:
-            out[run] = windows(x[run], window)
+    seen = np.flatnonzero(present)
+    for run in consecutive_runs(seen, 1):
+        out[seen[run]] = windows(x[seen[run]], window)
     return out
