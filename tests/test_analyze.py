@@ -293,3 +293,15 @@ def test_a_folder_of_frames_as_a_sequence_equals_the_video(face_video, tmp_path)
                                   video.drop(columns=["source", "timestamp_s"]))
     with pytest.raises(InputError, match="fps"):
         pyfacs.analyze(folder, sequence=True, fps=0)
+
+
+def test_a_table_cut_mid_row_is_read_with_a_warning(tmp_path, caplog, astronaut):
+    Image.fromarray(astronaut).save(tmp_path / "a.png")
+    out = tmp_path / "t.csv"
+    pyfacs.analyze(tmp_path / "a.png", output=out, au_model=None, expression_model=None)
+    pyfacs.FaceTable.read(out)
+    assert "cut short" not in caplog.text  # (a whole table: no warning)
+    text = out.read_text()
+    out.write_text(text[: len(text) - 200])  # a copy stopped mid-write
+    pyfacs.FaceTable.read(out)
+    assert "its last line has no line end" in caplog.text

@@ -238,6 +238,19 @@ def test_cfg_trains_on_the_audetnet_format_fixture(tmp_path):
     assert rep["au_change_when_z2_swapped"] == 0.0 and 0 <= rep["mi_discriminator_accuracy"] <= 1
 
 
+def test_logged_losses_are_means_over_the_batches_that_computed_them(tmp_path, monkeypatch):
+    import torch.nn.functional as F
+
+    from pyfacs.au.audetnet.train import train_audetnet
+
+    ds = load_audetnet_dataset(_fixture_dataset(tmp_path / "ds"), "train")
+    nets = build_from_cfg(CFG, image_size=32)  # batch_size 4 on 8 images; main networks every 2nd batch
+    for name in ("binary_cross_entropy_with_logits", "mse_loss"):  # an AU loss of exactly 1 each time
+        monkeypatch.setattr(F, name, lambda p, y: p.sum() * 0 + 1.0)
+    hist = train_audetnet(nets, ds.images(32), ds.labels, seed=0)
+    assert [h["au"] for h in hist] == [1.0, 1.0]  # (not halved by the batches that skip the main networks)
+
+
 def test_momu_balances_rare_aus():
     labels = np.zeros((100, 3))
     labels[:90, 0] = 1  # common

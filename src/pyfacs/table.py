@@ -102,6 +102,20 @@ def _check_numbers(df: pd.DataFrame, path: Path) -> None:
         raise InputError(f"{path}: face_id {ids[row]} in data row {row + 1} is not a whole number")
 
 
+def _warn_if_cut(path: Path) -> None:
+    """pyfacs ends every CSV/JSONL row with a line end: a last row without one was most likely cut
+    short (a copy or a run stopped mid-write), and its missing cells read as empty."""
+    import logging
+
+    with open(path, "rb") as f:
+        if f.seek(0, 2) == 0:
+            return
+        f.seek(-1, 2)
+        if f.read(1) != b"\n":
+            logging.getLogger(__name__).warning("%s: its last line has no line end, so its last row may be cut "
+                                                "short (its missing cells read as empty)", path)
+
+
 def _typed(df: pd.DataFrame) -> pd.DataFrame:
     df["source"] = df["source"].astype("string")
     df["frame"] = df["frame"].astype("int64")
@@ -301,6 +315,7 @@ class FaceTable:
                 df = t.to_pandas()
             else:
                 df = pd.read_csv(path) if suffix == ".csv" else pd.read_json(path, lines=True)
+                _warn_if_cut(path)
         except (ValueError, OSError) as exc:  # pyarrow's and pandas's parse errors are ValueErrors
             raise InputError(f"{path} cannot be read as a {suffix[1:]} table ({str(exc).splitlines()[0]})") from None
         if df.columns.empty and suffix == ".jsonl":  # a run that analysed no frame writes no line

@@ -82,12 +82,20 @@ def train_audetnet(nets: AUDetNetworks, images: np.ndarray, labels: np.ndarray, 
         scheds = [torch.optim.lr_scheduler.LambdaLR(o, factor) for o in opt_main + [opt_d]]
     history = []
     batch_no = 0
+    sums: dict[str, float] = {}
+    counts: dict[str, int] = {}
+
+    def add(key: str, loss: torch.Tensor) -> None:
+        sums[key] = sums.get(key, 0.0) + float(loss.detach())
+        counts[key] = counts.get(key, 0) + 1
+
     for _ in range(n_epochs):
         if da.get("balance_dataset_with_momu"):
             order = momu(labels, da.get("epoch_size", len(labels)), da.get("sampling_size", bs), rng)
         else:
             order = rng.permutation(len(labels))
-        sums: dict[str, float] = {}
+        sums.clear()
+        counts.clear()
         for i in range(0, len(order), bs):
             idx = torch.from_numpy(order[i:i + bs])
             if len(idx) < 2:
@@ -110,8 +118,8 @@ def train_audetnet(nets: AUDetNetworks, images: np.ndarray, labels: np.ndarray, 
                 opt_i.zero_grad()
                 i_loss.backward()
                 opt_i.step()
-                sums["img_disc"] = sums.get("img_disc", 0.0) + float(i_loss.detach())
-            sums["disc"] = sums.get("disc", 0.0) + float(d_loss.detach())
+                add("img_disc", i_loss)
+            add("disc", d_loss)
             batch_no += 1
             if batch_no % every:
                 continue
@@ -129,10 +137,11 @@ def train_audetnet(nets: AUDetNetworks, images: np.ndarray, labels: np.ndarray, 
             for o in opt_main:
                 o.step()
             for k, v in (("au", a_loss), ("recon", r_loss), ("fool", fool)):
-                sums[k] = sums.get(k, 0.0) + float(v.detach())
+                add(k, v)
         for s in scheds:
             s.step()
-        history.append({k: v / max(1, len(order) // bs) for k, v in sums.items()})
+        # each loss's mean over the batches it was computed on (the main networks' every few batches)
+        history.append({k: v / counts[k] for k, v in sums.items()})
     return history
 
 
