@@ -236,6 +236,8 @@ def test_cfg_trains_on_the_audetnet_format_fixture(tmp_path):
     test = load_audetnet_dataset(tmp_path / "ds", "test")
     rep = disentanglement_report(nets, test.images(32), test.labels)
     assert rep["au_change_when_z2_swapped"] == 0.0 and 0 <= rep["mi_discriminator_accuracy"] <= 1
+    assert all(0 <= rep[f"probe_balanced_accuracy_{z}"] <= 1 or np.isnan(rep[f"probe_balanced_accuracy_{z}"])
+               for z in ("z1", "z2"))
 
 
 def test_logged_losses_are_means_over_the_batches_that_computed_them(tmp_path, monkeypatch):

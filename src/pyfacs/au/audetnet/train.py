@@ -148,7 +148,7 @@ def train_audetnet(nets: AUDetNetworks, images: np.ndarray, labels: np.ndarray, 
 @torch.no_grad()
 def disentanglement_report(nets: AUDetNetworks, images: np.ndarray, labels: np.ndarray) -> dict:
     """The checks of AUDetNet's ``test_disentangling``: (1) how well a linear probe recovers the AUs
-    from z1 versus from z2 (z1 should carry them, z2 should not), (2) the MI discriminator's accuracy
+    from z1 versus from z2 (balanced accuracy, chance 0.5: z1 should carry them, z2 should not), (2) the MI discriminator's accuracy
     on original vs shuffled pairs (near 0.5 when z1 and z2 share nothing), (3) how much AU predictions
     move when z2 is swapped between images (zero by construction: only z1 feeds the predictor)."""
     from sklearn.linear_model import LogisticRegression
@@ -168,12 +168,13 @@ def disentanglement_report(nets: AUDetNetworks, images: np.ndarray, labels: np.n
             y = (labels[:, j] > 0).astype(int)
             if 2 <= y.sum() <= len(y) - 2:
                 folds = int(min(3, y.sum(), len(y) - y.sum()))
+                # balanced: rare AUs would give any probe their majority rate (chance is 0.5 here)
                 scores.append(cross_val_score(LogisticRegression(max_iter=2000), feats.flatten(1).numpy(), y,
-                                              cv=folds).mean())
+                                              cv=folds, scoring="balanced_accuracy").mean())
         probe[name] = float(np.mean(scores)) if scores else float("nan")
     p_orig = _p_original(nets.discriminator(z))
     p_shuf = _p_original(nets.discriminator(torch.cat([z1, z2[perm]], 1)))
     disc_acc = float(((p_orig > 0.5).float().mean() + (p_shuf <= 0.5).float().mean()) / 2)
     swap = float((nets.au_predictor(z1) - nets.au_predictor(torch.cat([z1, z2[perm]], 1)[:, :nets.z1_channels])).abs().max())
-    return {"probe_accuracy_z1": probe["z1"], "probe_accuracy_z2": probe["z2"],
+    return {"probe_balanced_accuracy_z1": probe["z1"], "probe_balanced_accuracy_z2": probe["z2"],
             "mi_discriminator_accuracy": disc_acc, "au_change_when_z2_swapped": swap}
