@@ -48,7 +48,7 @@ def expression_column(label: str) -> str:
 
 _AU = re.compile(r"AU\d\d[LR]?_[rcp]")  # (AU12L_r: the subject's left side)
 _MEASURED = re.compile(r"frame|timestamp_s|face_id|face_score|bbox_[xy][12]|lmk(68_[xy]|478_[xyz])_\d+|pose_[a-z]+_deg"
-                       r"|AU\d\d[LR]?_[rcp]|expr_(?!label$)\w+")
+                       rf"|{_AU.pattern}|expr_(?!label$)\w+")
 
 
 def is_au_column(name: str) -> bool:
