@@ -88,6 +88,16 @@ def test_a_smaller_face_over_a_larger_ones_chin_is_a_face_of_its_own(analyzer):
     assert len(faces) == 2
 
 
+@pytest.mark.data
+def test_small_faces_in_a_small_video_are_found_as_in_its_stills():
+    """mexca's 270×480 clip, four people of ~25 px: the short-range model alone found none."""
+    from conftest import shared_path
+
+    video = pyfacs.analyze(shared_path("media", "mexca", "test_video_multi_5_frames.mp4"),
+                           au_model=None, expression_model=None).data
+    assert (video.groupby("frame")["face_id"].count() >= 2).all()
+
+
 def test_small_faces_in_a_1080p_frame(astronaut, analyzer):
     import cv2
 
@@ -305,3 +315,69 @@ def test_a_table_cut_mid_row_is_read_with_a_warning(tmp_path, caplog, astronaut)
     out.write_text(text[: len(text) - 200])  # a copy stopped mid-write
     pyfacs.FaceTable.read(out)
     assert "its last line has no line end" in caplog.text
+
+
+def test_live_timestamps_start_at_the_first_live_frame_whatever_came_before(astronaut):
+    session = pyfacs.Analyzer(au_model=None, expression_model=None)
+    session.faces(astronaut)  # frames fed without timestamps first
+    assert session.frame_table(astronaut)["timestamp_s"][0] == 0.0  # not seconds since boot
+    assert 0 < session.frame_table(astronaut)["timestamp_s"][0] < 60
+
+
+def test_a_still_looked_at_mid_stream_leaves_the_stream_alone(astronaut):
+    from pyfacs.face.faces import FaceFinder
+
+    finder = FaceFinder()
+    for _ in range(2):
+        finder(astronaut)
+    assert finder(np.full_like(astronaut, 128), still=True) == []  # a still without the stream's face
+    state = ([t.face_id for t in finder._tracks], finder._next_id)
+    assert state == ([0], 1)  # the stream's face is still followed, and a new one would be number 1
+    assert [f.face_id for f in finder(astronaut)] == [0]
+
+
+def test_an_analyzer_refuses_a_second_thread(astronaut):
+    import threading
+
+    session = pyfacs.Analyzer(au_model=None, expression_model=None)
+    caught = []
+
+    def other_thread():
+        try:
+            session.faces(astronaut)
+        except InputError as exc:
+            caught.append(str(exc))
+
+    with session._owned():  # as while the first thread is inside a call
+        t = threading.Thread(target=other_thread)
+        t.start()
+        t.join()
+    assert caught and "its own Analyzer" in caught[0]
+    assert len(session.faces(astronaut)) == 1  # free again afterwards
+
+
+def test_off_centre_faces_in_wide_frames_use_openfaces_focal_length():
+    """OpenFace's default camera for a W×H frame: fx = fy = (500·W/640 + 500·H/480) / 2. A face
+    looking along the camera axis off-centre by dx pixels turns by atan(dx / f) seen from the
+    camera; with the focal length of the width alone (1500 px) 1080p frames were off."""
+    from pyfacs.face.pose import _LOWER, _SYMMETRIC_PAIRS, head_pose_deg, openface_focal
+
+    assert openface_focal(640, 480) == 500.0 and openface_focal(1920, 1080) == 1312.5
+    points = np.zeros((468, 3))
+    points[_SYMMETRIC_PAIRS[:, 1], 0] += 30.0  # ear to ear along x, brow to chin along y
+    points[_LOWER, 1] += 60.0
+    points[:, :2] += [1700.0, 540.0] - points[:, :2].mean(0)  # centred 740 px right of the image centre
+    pitch, yaw, roll = head_pose_deg(points, 1920, 1080)
+    assert abs(yaw - np.degrees(np.arctan(740 / 1312.5))) < 1e-6 and abs(pitch) < 1e-6 and abs(roll) < 1e-6
+
+
+def test_paths_of_any_kind_and_tables_without_pose(tmp_path, astronaut):
+    from pathlib import PurePosixPath
+
+    Image.fromarray(astronaut).save(tmp_path / "a.png")
+    t = pyfacs.analyze(PurePosixPath(tmp_path / "a.png"), au_model=None, expression_model=None)
+    assert len(t) == 1
+    with pytest.raises(InputError, match="not a bytes"):
+        pyfacs.analyze(b"a.png")
+    with pytest.raises(InputError, match="no head pose"):
+        pyfacs.FaceTable(t.data.drop(columns=POSE_COLUMNS)).pose

@@ -5,6 +5,7 @@ from PIL import Image
 
 from pyfacs.errors import InputError
 from pyfacs.io.media import expand_inputs, iter_frames, read_image
+from pyfacs.pipeline import _frame_array
 
 
 def test_missing_file_is_input_error(tmp_path):
@@ -55,6 +56,19 @@ def test_any_image_mode_becomes_rgb8(tmp_path, astronaut, mode):
     rgb = read_image(path)
     assert rgb.dtype == np.uint8 and rgb.shape == (512, 512, 3)
     assert 60 < rgb.mean() < 200  # scaled, not clipped to black or white
+    with Image.open(path) as opened:  # the same image handed over in memory reads the same
+        assert np.array_equal(_frame_array(opened), rgb)
+
+
+def test_an_exif_rotated_photo_in_memory_is_upright_as_from_its_file(tmp_path, astronaut):
+    path = tmp_path / "phone.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored sideways: turn 90° clockwise to show
+    Image.fromarray(np.ascontiguousarray(np.rot90(astronaut))).save(path, exif=exif)
+    with Image.open(path) as opened:
+        rgb = _frame_array(opened)
+    assert rgb.shape == (512, 512, 3) and np.array_equal(rgb, read_image(path))
+    assert np.abs(rgb.astype(int) - astronaut).mean() < 8  # upright again (JPEG noise aside)
 
 
 def test_video_timestamps_come_from_the_container(face_video):

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
@@ -16,9 +18,13 @@ from pyfacs import schema
 from pyfacs.errors import InputError
 from pyfacs.face.faces import Face, FaceFinder
 from pyfacs.face.track import IdentityTracker
-from pyfacs.io.media import SEQUENCE_FPS, Frame, expand_inputs, is_video, iter_frames, video_frame_count
+from pyfacs.io.media import (SEQUENCE_FPS, Frame, expand_inputs, is_video, iter_frames, pil_to_rgb,
+                             video_frame_count)
 from pyfacs.models.runtime import single_threaded_blas
 from pyfacs.table import FaceTable, columns_to_frame, frame_rows, output_columns
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +42,13 @@ class Analyzer:
     keeps per-face state (which face is which) between the frames of one source; call ``reset`` when
     a new, unrelated source starts (``run`` does so itself).
 
-    ``au_model``: ``"auto"`` (OpenFace 2.2's AU models when their files can be had, else no AU
-    columns, said once in the log), a registry name such as ``"openface.au-2.2"``, or ``None``.
-    ``au_static`` forces the static AU models on videos (OpenFace's ``-au_static``).
+    An Analyzer belongs to one thread at a time (it follows faces from frame to frame); give each
+    thread its own, and a second thread's call is refused with an :class:`InputError`.
+
+    ``au_model``: ``"auto"`` (OpenFace 2.2's AU models when their files can be had, else pyfacs's
+    embedded ``audetnet.ckplus``, said once in the log), a registry name such as
+    ``"openface.au-2.2"``, or ``None``. ``au_static`` forces OpenFace's static AU models on videos
+    (OpenFace's ``-au_static``).
     ``expression_model``: ``"auto"`` (pyfacs's ``esr5.fer2013``), a registry name, or ``None``.
     ``landmarks_from``: an OpenFace or py-feat CSV (or a pyfacs table) whose 68 landmarks are used
     instead of detecting (one video).
@@ -79,7 +89,8 @@ class Analyzer:
         self.faces_cropped = faces_cropped
         self.identities = IdentityTracker()
         self._next_index = 0
-        self._stream_start = 0.0  # (frame_table: monotonic seconds at the stream's first frame)
+        self._stream_start: float | None = None  # (frame_table: monotonic seconds at its first frame)
+        self._lock = threading.RLock()
         self.finder = FaceFinder(max_faces=1 if faces_cropped else max_faces, min_face_score=min_face_score,
                                  detect_every=detect_every, with_iris=landmarks == 478,
                                  num_threads=num_threads)
@@ -122,11 +133,27 @@ class Analyzer:
         self.finder.reset()
         self.identities.reset()
         self._next_index = 0
+        self._stream_start = None
 
-    def faces(self, rgb: np.ndarray, *, still: bool = False, index: int | None = None) -> list[Face]:
+    @contextmanager
+    def _owned(self) -> Iterator[None]:
+        """Refuse a second thread: the face-following state of two streams would mix silently."""
+        if not self._lock.acquire(blocking=False):
+            raise InputError("this Analyzer is busy in another thread; give each thread its own Analyzer")
+        try:
+            yield
+        finally:
+            self._lock.release()
+
+    def faces(self, rgb: np.ndarray | Image.Image, *, still: bool = False, index: int | None = None
+              ) -> list[Face]:
         """Faces in one RGB uint8 frame (H, W, 3) or PIL image; ``index`` is the frame number within
         its source (default: one more than the last call's). In a live stream a new person's ``face_id`` is
         provisional for 15 frames; ``self.identities.final_id(face_id)`` gives the settled one."""
+        with self._owned():
+            return self._faces(rgb, still=still, index=index)
+
+    def _faces(self, rgb, *, still: bool, index: int | None) -> list[Face]:
         index = self._next_index if index is None else index
         self._next_index = index + 1
         rgb = _frame_array(rgb)
@@ -138,14 +165,18 @@ class Analyzer:
         faces = self.finder(rgb, still=still)
         return faces if still else self.identities(rgb, faces, index)
 
-    def frame_table(self, rgb: np.ndarray, *, timestamp_s: float | None = None, source: str = "live"
-                    ) -> pd.DataFrame:
+    def frame_table(self, rgb: np.ndarray | Image.Image, *, timestamp_s: float | None = None,
+                    source: str = "live") -> pd.DataFrame:
         """One live frame's rows, with the columns ``analyze`` writes (faces, landmarks, pose, AUs,
         expressions; one empty row when there is no face). ``timestamp_s`` defaults to the seconds
         since the stream's first frame. A frame has no future and no per-person history, so AUs come
         from OpenFace's static models (its dynamic ones calibrate each person over the whole video;
         OpenFace's ``-au_static``) or the embedded model; the AU sequence model, whose window needs
         the next frame, is refused. Smooth live values with ``FaceTable.smoothed(method="causal")``."""
+        with self._owned():
+            return self._frame_table(rgb, timestamp_s=timestamp_s, source=source)
+
+    def _frame_table(self, rgb, *, timestamp_s: float | None, source: str) -> pd.DataFrame:
         import time
 
         from pyfacs.au.heads import SequenceAUHead
@@ -153,12 +184,13 @@ class Analyzer:
         if isinstance(self.au_head, SequenceAUHead):
             raise InputError(f"{self.au_head.name} needs the frames after each frame; for live frames use "
                              f"au_model='openface.au-2.2' or 'audetnet.ckplus'")
+        now = time.monotonic()  # (when the frame came, not when its analysis ended)
         rgb = _frame_array(rgb)
+        if self._stream_start is None:
+            self._stream_start = now
         index = self._next_index
-        if index == 0:
-            self._stream_start = time.monotonic()
-        faces = self.faces(rgb, index=index)
-        ts = time.monotonic() - self._stream_start if timestamp_s is None else float(timestamp_s)
+        faces = self._faces(rgb, still=False, index=index)
+        ts = now - self._stream_start if timestamp_s is None else float(timestamp_s)
         rows = frame_rows(source, index, ts, faces, landmarks=self.landmarks)
         if self.au_head is not None and faces:
             self.au_head.begin(video=False)
@@ -183,6 +215,11 @@ class Analyzer:
         the rest go on; its rows up to the failure are kept.
         ``on_frame`` sees every decoded frame (for overlays), with its faces when it was analysed.
         ``sequence``: each folder is one video made of its images, at ``fps`` frames a second."""
+        with self._owned():
+            return self._run(inputs, every=every, sequence=sequence, fps=fps, on_table=on_table,
+                             on_frame=on_frame, on_error=on_error, on_progress=on_progress)
+
+    def _run(self, inputs, *, every, sequence, fps, on_table, on_frame, on_error, on_progress) -> list[SourceError]:
         paths = expand_inputs(list(inputs), sequence=sequence)
         self.check_run(paths, every=every, fps=fps)
         errors: list[SourceError] = []
@@ -260,7 +297,7 @@ class Analyzer:
             for frame in _prefetch(iter_frames(path, fps=fps)):
                 faces = None
                 if frame.index % every == 0:
-                    faces = self.faces(frame.rgb, still=still, index=frame.index)
+                    faces = self._faces(frame.rgb, still=still, index=frame.index)
                     if self.au_head is not None:
                         for k, f in enumerate(faces):
                             self.au_head.add(n_rows + k, f.face_id, frame.rgb, f.lmk68, frame=frame.index)
@@ -291,11 +328,12 @@ class Analyzer:
 
 
 def _frame_array(rgb) -> np.ndarray:
-    """A frame as an RGB uint8 array (H, W, 3): arrays are checked, PIL images converted."""
+    """A frame as an RGB uint8 array (H, W, 3): arrays are checked, PIL images converted as
+    ``analyze`` reads files (EXIF rotation, 16-bit scaled, transparency white)."""
     if not isinstance(rgb, np.ndarray):
         if not hasattr(rgb, "convert"):
             raise InputError(f"frames must be RGB uint8 arrays of shape (H, W, 3), not {type(rgb).__name__}")
-        rgb = np.asarray(rgb.convert("RGB"))  # a PIL image
+        rgb = pil_to_rgb(rgb)
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8 or 0 in rgb.shape:
         raise InputError(f"frames must be RGB uint8 arrays of shape (H, W, 3), not {rgb.dtype} {rgb.shape}")
     return rgb
@@ -481,9 +519,10 @@ def analyze(inputs: str | Path | Iterable[str | Path], *, output: str | Path | N
     if given: .parquet, .csv or .jsonl). Sources that cannot be read raise :class:`InputError` when
     they are the only input; with several inputs they are logged and skipped. ``sequence``: each
     folder is one video made of its images (OpenFace's ``-fdir``), at ``fps`` frames a second."""
-    if isinstance(inputs, (str, Path)):
+    if isinstance(inputs, (str, os.PathLike, bytes)):
         inputs = [inputs]
     inputs = list(inputs) if isinstance(inputs, Iterable) and not isinstance(inputs, np.ndarray) else [inputs]
+    inputs = [Path(i) if isinstance(i, os.PathLike) else i for i in inputs]
     if bad := [i for i in inputs if not isinstance(i, (str, Path))]:
         raise InputError(f"analyze takes paths (files, folders, globs), not a {type(bad[0]).__name__}; "
                          f"for an image in memory use pyfacs.Analyzer().frame_table(rgb_array)")

@@ -184,6 +184,10 @@ class FaceTable:
 
     @property
     def pose(self) -> pd.DataFrame:
+        from pyfacs.errors import InputError
+
+        if missing := [c for c in schema.POSE_COLUMNS if c not in self.data.columns]:
+            raise InputError(f"the table has no head pose (no column {missing[0]})")
         return self.data[schema.POSE_COLUMNS]
 
     @property

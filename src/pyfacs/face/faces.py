@@ -84,7 +84,8 @@ class FaceFinder:
         """Faces in one frame, best first.
 
         Large frames (≥ 1000 px) also get the full-range model on the whole frame and on 640 px
-        tiles, which finds faces too small for one pass over the whole frame (down to ~40 px).
+        tiles, which finds faces too small for one pass over the whole frame (down to ~40 px); smaller
+        frames get it when the short-range model finds nothing.
         ``thorough`` (still images) also looks at the three other right-angle rotations: BlazeFace
         was trained on upright faces, and an upside-down face scores higher when turned upright.
         """
@@ -94,7 +95,7 @@ class FaceFinder:
         for k in ((0, 1, 2, 3) if thorough else (0,)):
             img = np.ascontiguousarray(np.rot90(rgb, k)) if k else rgb
             dets = self.detector(img)
-            if thorough or large:
+            if thorough or large or not dets:  # (small faces far from the camera: the short-range model misses them)
                 dets += self._full()(img)
             found += [_unrotate(d, k, w, h) for d in dets] if k else dets
         if large:
@@ -121,10 +122,19 @@ class FaceFinder:
 
     # -- per frame ------------------------------------------------------------------------------
     def __call__(self, rgb: np.ndarray, *, still: bool = False) -> list[Face]:
-        """Faces in ``rgb``; ``still`` treats it as an independent image (no following)."""
+        """Faces in ``rgb``; ``still`` treats it as an independent image (no following): the faces
+        followed in a stream, and their numbering, are left as they were for its next frame."""
         if still:
+            kept = self._tracks, self._next_id, self._since_detect, self._thumb
             self.reset()
-        elif self._scene_cut(rgb):
+            try:
+                return self._find(rgb, still=True)
+            finally:
+                self._tracks, self._next_id, self._since_detect, self._thumb = kept
+        return self._find(rgb, still=False)
+
+    def _find(self, rgb: np.ndarray, *, still: bool) -> list[Face]:
+        if not still and self._scene_cut(rgb):
             self._tracks = []
         h, w = rgb.shape[:2]
         faces: list[Face] = []

@@ -3,8 +3,8 @@
 The mesh network returns a weak-perspective 3D face in its crop's frame. We read the face's own axes
 off the mesh (ear-to-ear from mirror-symmetric vertex pairs, brow-to-chin orthogonalised to it), then
 turn that crop-frame rotation into the camera frame by the rotation that carries the optical axis onto
-the ray through the face, with OpenFace's default camera (focal length 500 px per 640 px of width,
-principal point at the image centre) so that angles are comparable with OpenFace's. Angles are
+the ray through the face, with OpenFace's default camera (focal length the mean of 500 px per 640 px of width and 500 px per
+480 px of height, principal point at the image centre) so that angles are comparable with OpenFace's. Angles are
 OpenFace's convention: R = Rx(pitch) · Ry(yaw) · Rz(roll), camera x right, y down, z forward.
 """
 from __future__ import annotations
@@ -38,9 +38,14 @@ def _ray_rotation(px: float, py: float, focal: float, cx: float, cy: float) -> n
     return np.eye(3) + vx + vx @ vx * ((1 - c) / s**2)  # Rodrigues
 
 
+def openface_focal(width: int, height: int) -> float:
+    """OpenFace's default focal length in pixels (SequenceCapture): the mean of its 4:3 guesses."""
+    return (500.0 * width / 640.0 + 500.0 * height / 480.0) / 2.0
+
+
 def head_pose_deg(points: np.ndarray, width: int, height: int) -> tuple[float, float, float]:
     """(pitch, yaw, roll) in degrees for one face's mesh in frame pixels."""
-    focal = 500.0 * width / 640.0
+    focal = openface_focal(width, height)
     centre = points[:, :2].mean(0)
     r = _ray_rotation(centre[0], centre[1], focal, width / 2, height / 2) @ face_axes(points)
     pitch = np.arctan2(-r[1, 2], r[2, 2])

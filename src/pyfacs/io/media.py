@@ -73,27 +73,35 @@ def expand_inputs(inputs: list[str | Path], *, sequence: bool = False) -> list[P
     return out
 
 
+def pil_to_rgb(im) -> np.ndarray:
+    """A PIL image as RGB uint8 the way a viewer shows it: EXIF rotation applied, 16-bit and float
+    images scaled (not clipped), transparent areas white."""
+    from PIL import Image, ImageOps
+
+    im = ImageOps.exif_transpose(im)
+    if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        a = np.asarray(im, dtype=np.float64)
+        top = float(np.nanmax(a)) if a.size else 0.0
+        # 16-bit, 8-bit values in a wider type, or floats in [0, 1] (mode F)
+        hi = 65535.0 if im.mode.startswith("I;16") or top > 255 else 1.0 if im.mode == "F" and top <= 1 else 255.0
+        a = np.clip(a / hi * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return np.repeat(a[:, :, None], 3, axis=2)
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        im = im.convert("RGBA")
+        bg = Image.new("RGBA", im.size, (255, 255, 255, 255))
+        im = Image.alpha_composite(bg, im)  # transparent areas become white, not black
+    return np.ascontiguousarray(np.asarray(im.convert("RGB")))
+
+
 def read_image(path: Path) -> np.ndarray:
     """Any common image (8/16-bit, gray, palette, RGBA, CMYK, EXIF-rotated) as RGB uint8."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import Image, UnidentifiedImageError
 
     if not Path(path).is_file():
         raise InputError(f"{path} is a folder; give an image file" if Path(path).is_dir() else f"{path} does not exist")
     try:
         with Image.open(path) as im:
-            im = ImageOps.exif_transpose(im)
-            if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-                a = np.asarray(im, dtype=np.float64)
-                top = float(np.nanmax(a)) if a.size else 0.0
-                # 16-bit, 8-bit values in a wider type, or floats in [0, 1] (mode F)
-                hi = 65535.0 if im.mode.startswith("I;16") or top > 255 else 1.0 if im.mode == "F" and top <= 1 else 255.0
-                a = np.clip(a / hi * 255.0 + 0.5, 0, 255).astype(np.uint8)
-                return np.repeat(a[:, :, None], 3, axis=2)
-            if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-                im = im.convert("RGBA")
-                bg = Image.new("RGBA", im.size, (255, 255, 255, 255))
-                im = Image.alpha_composite(bg, im)  # transparent areas become white, not black
-            return np.ascontiguousarray(np.asarray(im.convert("RGB")))
+            return pil_to_rgb(im)
     except Image.DecompressionBombError:
         raise InputError(f"{path} is too large to read safely (over {2 * Image.MAX_IMAGE_PIXELS:,} pixels); "
                          f"downscale it") from None
