@@ -280,3 +280,7 @@ def test_explain_checks_its_output_before_the_work(tmp_path, astronaut):
         explain(tmp_path / "a.png", "/sys/pyfacs-explain.png")
     with pytest.raises(InputError, match="is a folder; give an image file"):
         explain(tmp_path, tmp_path / "e.png")
+    before = (tmp_path / "a.png").read_bytes()
+    with pytest.raises(InputError, match="would overwrite its input"):
+        explain(tmp_path / "a.png", tmp_path / "." / "a.png")
+    assert (tmp_path / "a.png").read_bytes() == before

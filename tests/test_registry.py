@@ -1,4 +1,6 @@
 import hashlib
+import http.client
+import io
 
 import pytest
 
@@ -60,16 +62,80 @@ def test_offline_without_mirror_says_how_to_fix(tmp_path, monkeypatch):
         resolve(spec)
 
 
-def test_a_damaged_cached_file_is_fetched_again_from_the_mirror(tmp_path, monkeypatch, caplog):
+def _two_files(tmp_path, in_mirror: list[str]) -> ModelSpec:
+    """A model of two files read relative to each other, with the mirror holding ``in_mirror``."""
+    for name in in_mirror:
+        (tmp_path / "mirror" / "toy" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "mirror" / "toy" / name).write_bytes(name.encode())
+    files = tuple(ModelFile(n, hashlib.sha256(n.encode()).hexdigest()) for n in ("a.bin", "b.bin"))
+    return ModelSpec(name="toy.v3", task="test", files=files, licence="MIT", source="test",
+                     base_url="https://example.invalid/toy", mirror_dir="toy")
+
+
+def test_a_damaged_cached_file_is_fetched_again_and_a_models_files_stay_together(tmp_path, monkeypatch, caplog):
     monkeypatch.setenv("PYFACS_HOME", str(tmp_path / "cache"))
     monkeypatch.setenv("PYFACS_MODEL_MIRROR", str(tmp_path / "mirror"))
     monkeypatch.setenv("PYFACS_OFFLINE", "1")
-    spec = _spec(tmp_path, b"weights", hashlib.sha256(b"weights").hexdigest())
-    cached = tmp_path / "cache" / "toy.v1" / "w.bin"
-    cached.parent.mkdir(parents=True)
-    cached.write_bytes(b"half a downl")
-    assert resolve(spec)[0].read_bytes() == b"weights"
-    assert not cached.exists() and "fetching it again" in caplog.text
-    (tmp_path / "mirror" / "toy" / "w.bin").unlink()  # a mirror that lacks the file is named
-    with pytest.raises(ModelUnavailableError, match=f"PYFACS_MODEL_MIRROR={tmp_path / 'mirror'} lacks toy/w.bin"):
+    cache = tmp_path / "cache" / "toy.v3"
+    cache.mkdir(parents=True)
+    (cache / "a.bin").write_bytes(b"a.bin")
+    (cache / "b.bin").write_bytes(b"half a downl")
+    # the mirror lacks a.bin: b.bin is fetched again from it into the cache, beside a.bin
+    spec = _two_files(tmp_path, ["b.bin"])
+    paths = resolve(spec)
+    assert paths == [cache / "a.bin", cache / "b.bin"] and paths[1].read_bytes() == b"b.bin"
+    assert "fetching it again" in caplog.text and sorted(p.name for p in cache.iterdir()) == ["a.bin", "b.bin"]
+    assert (cache / "b.bin").stat().st_mode & 0o044 == 0o044  # readable by others sharing the cache
+    # a mirror with all of them is read in place, all of them (never half from the cache)
+    (cache / "b.bin").write_bytes(b"damaged")
+    paths = resolve(_two_files(tmp_path, ["a.bin", "b.bin"]))
+    assert {p.parent for p in paths} == {tmp_path / "mirror" / "toy"}
+    (tmp_path / "mirror" / "toy" / "a.bin").unlink()
+    (tmp_path / "mirror" / "toy" / "b.bin").unlink()  # a mirror that lacks the file is named
+    with pytest.raises(ModelUnavailableError, match=f"PYFACS_MODEL_MIRROR={tmp_path / 'mirror'} lacks toy/b.bin"):
+        resolve(spec)
+    assert not (cache / "b.bin").exists()
+
+
+class _Response(io.BytesIO):
+    def __init__(self, data: bytes, cut: bool = False):
+        super().__init__(data)
+        self.cut = cut
+
+    def read(self, *args):
+        if self.cut:
+            raise http.client.IncompleteRead(b"part")
+        return super().read(*args)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_downloads_leave_nothing_half_written_and_say_what_to_do(tmp_path, monkeypatch):
+    import urllib.request
+
+    monkeypatch.setenv("PYFACS_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("PYFACS_MODEL_MIRROR", raising=False)
+    monkeypatch.setenv("PYFACS_OFFLINE", "0")
+    spec = _two_files(tmp_path, [])
+    monkeypatch.setattr(urllib.request, "urlopen", lambda url, timeout: _Response(b"", cut=True))
+    with pytest.raises(ModelUnavailableError, match="could not download .*a.bin.*PYFACS_MODEL_MIRROR"):
+        resolve(spec)
+    assert list((tmp_path / "cache" / "toy.v3").iterdir()) == []  # no partial file left
+    monkeypatch.setattr(urllib.request, "urlopen", lambda url, timeout: _Response(url.rsplit("/", 1)[1].encode()))
+    paths = resolve(spec)
+    assert [p.read_bytes() for p in paths] == [b"a.bin", b"b.bin"] and paths[0].stat().st_mode & 0o044 == 0o044
+    (tmp_path / "blocker").write_text("a file where the cache should go")
+    monkeypatch.setenv("PYFACS_HOME", str(tmp_path / "blocker" / "cache"))
+    with pytest.raises(ModelUnavailableError, match="cannot write to the model cache .*set PYFACS_HOME"):
+        resolve(spec)
+
+
+def test_a_changed_package_file_says_to_reinstall_or_pin_the_new_hash():
+    spec = ModelSpec(name="toy.v4", task="test", licence="MIT", source="test",
+                     files=(ModelFile("models/data/esr5.fer2013.onnx", "0" * 64, "pyfacs"),))
+    with pytest.raises(ModelUnavailableError, match="reinstall pyfacs .*registry.py"):
         resolve(spec)

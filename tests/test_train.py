@@ -180,6 +180,35 @@ def test_int8_export_keeps_the_outputs_and_a_cut_ensemble_is_its_first_branches(
         model.keep_first(3)
 
 
+def test_int8_is_checked_on_held_out_inputs_and_a_failed_check_keeps_the_float_model(tmp_path):
+    from pyfacs.expression.esr import ESR, ESRVote
+    from pyfacs.export.onnx import export_onnx, quantize_int8
+
+    torch.manual_seed(0)
+    path = tmp_path / "m.onnx"
+    export_onnx(ESRVote(ESR(2, width=8).eval()), path, input_shape=(1, 1, 48, 48), metadata={"name": "m"})
+    float_bytes = path.read_bytes()
+    rng = np.random.default_rng(0)
+    calibration, held = ((rng.random((2, 32, 1, 48, 48)) - 0.5).astype(np.float32))
+    change = quantize_int8(path, calibration, held_out=held)
+    assert change["held_out_images"] == 32 and change["held_out_label_agreement"] >= 0.95
+    path.write_bytes(float_bytes)
+    with pytest.raises(RuntimeError, match="keeps the top class of only"):
+        quantize_int8(path, calibration, held_out=held, min_agreement=1.01)  # a bar no model can pass
+    assert path.read_bytes() == float_bytes
+
+
+def test_an_export_whose_outputs_are_not_finite_is_refused(tmp_path):
+    from pyfacs.export.onnx import export_onnx
+
+    class Broken(torch.nn.Module):
+        def forward(self, x):
+            return torch.sqrt(x.flatten(1)[:, :3] - 1.0)  # NaN for inputs below 1
+
+    with pytest.raises(RuntimeError, match="not all finite"):
+        export_onnx(Broken(), tmp_path / "b.onnx", input_shape=(1, 1, 4, 4), metadata={})
+
+
 @pytest.mark.data
 @pytest.mark.parametrize("schedule", ["one-cycle", "swa"])
 def test_a_time_budget_pauses_at_an_epoch_end_and_the_resumed_run_equals_an_uninterrupted_one(tmp_path, schedule):

