@@ -88,7 +88,8 @@ def analyze(
     expression_model: Annotated[str, typer.Option(help="Expression head by registry name: 'auto' "
                                                         "(esr5.fer2013), 'esr9.fer2013', or 'none'")] = "auto",
     landmarks_from: Annotated[Optional[Path], typer.Option(help="Use the 68 landmarks of this OpenFace or "
-                                                                "py-feat CSV instead of detecting (one video)")] = None,
+                                                                "py-feat CSV (or pyfacs table) instead of detecting "
+                                                                "(one video)")] = None,
     sequence: Annotated[bool, typer.Option("--sequence", help="Each folder is one video made of its images "
                                                                "(sorted by name, numbers by value; OpenFace's "
                                                                "-fdir): faces tracked, AUs calibrated per person")] = False,
@@ -208,7 +209,7 @@ def analyze(
 def analyze_corpus(
     source: Annotated[Path, typer.Argument(help="A folder of videos (searched recursively) or a text file listing them")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Output folder: one Parquet per video + _manifest.jsonl")],
-    engine: Annotated[str, typer.Option(help="local (processes on this machine) or ray (pyfacs[distributed])")] = "local",
+    engine: Annotated[str, typer.Option(help="local (processes on this machine) or ray (pip install 'pyfacs\\[distributed]')")] = "local",
     workers: Annotated[int, typer.Option(min=1, help="Parallel workers, each with its own models")] = 1,
     au_model: Annotated[str, typer.Option(help="AU head by registry name, or none")] = "auto",
     expression_model: Annotated[str, typer.Option(help="Expression head by registry name, or none")] = "auto",

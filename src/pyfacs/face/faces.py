@@ -48,6 +48,7 @@ class FaceFinder:
     _tracks: list[_Track] = field(default_factory=list, init=False)
     _next_id: int = field(default=0, init=False)
     _since_detect: int = field(default=0, init=False)
+    _since_wide: int = field(default=0, init=False)  # detections since the last full-range fallback
     _thumb: np.ndarray | None = field(default=None, init=False)  # the last analysed frame, 32×32 grey
 
     def __post_init__(self) -> None:
@@ -57,7 +58,7 @@ class FaceFinder:
 
     def reset(self) -> None:
         """Forget followed faces (call between unrelated sources)."""
-        self._tracks, self._next_id, self._since_detect = [], 0, 0
+        self._tracks, self._next_id, self._since_detect, self._since_wide = [], 0, 0, 0
         self._thumb = None
 
     # a cut: the mean grey-level change of a 32×32 thumbnail between analysed frames. Measured on
@@ -80,12 +81,14 @@ class FaceFinder:
             self._full_range = FaceDetector("blazeface.full-range", num_threads=self.num_threads)
         return self._full_range
 
-    def detect(self, rgb: np.ndarray, *, thorough: bool) -> list[Detection]:
+    def detect(self, rgb: np.ndarray, *, thorough: bool, wide: bool = True) -> list[Detection]:
         """Faces in one frame, best first.
 
         Large frames (≥ 1000 px) also get the full-range model on the whole frame and on 640 px
         tiles, which finds faces too small for one pass over the whole frame (down to ~40 px); smaller
-        frames get it when the short-range model finds nothing.
+        frames get it when the short-range model finds nothing and ``wide`` (in video, every
+        ``detect_every``-th detection: frames without a face are detected on every frame, and the
+        full-range pass would triple their cost).
         ``thorough`` (still images) also looks at the three other right-angle rotations: BlazeFace
         was trained on upright faces, and an upside-down face scores higher when turned upright.
         """
@@ -95,7 +98,7 @@ class FaceFinder:
         for k in ((0, 1, 2, 3) if thorough else (0,)):
             img = np.ascontiguousarray(np.rot90(rgb, k)) if k else rgb
             dets = self.detector(img)
-            if thorough or large or not dets:  # (small faces far from the camera: the short-range model misses them)
+            if thorough or large or (wide and not dets):  # (small faces far from the camera: the short-range model misses them)
                 dets += self._full()(img)
             found += [_unrotate(d, k, w, h) for d in dets] if k else dets
         if large:
@@ -125,12 +128,12 @@ class FaceFinder:
         """Faces in ``rgb``; ``still`` treats it as an independent image (no following): the faces
         followed in a stream, and their numbering, are left as they were for its next frame."""
         if still:
-            kept = self._tracks, self._next_id, self._since_detect, self._thumb
+            kept = self._tracks, self._next_id, self._since_detect, self._since_wide, self._thumb
             self.reset()
             try:
                 return self._find(rgb, still=True)
             finally:
-                self._tracks, self._next_id, self._since_detect, self._thumb = kept
+                self._tracks, self._next_id, self._since_detect, self._since_wide, self._thumb = kept
         return self._find(rgb, still=False)
 
     def _find(self, rgb: np.ndarray, *, still: bool) -> list[Face]:
@@ -149,7 +152,8 @@ class FaceFinder:
         self._since_detect = 0 if due else self._since_detect + 1
         if due and (self.max_faces is None or len(faces) < self.max_faces or still):
             candidates = []
-            for det in self.detect(rgb, thorough=still):
+            wide, self._since_wide = self._since_wide == 0, (self._since_wide + 1) % self.detect_every
+            for det in self.detect(rgb, thorough=still, wide=wide):
                 if faces and iou(det.box, np.stack([f.box for f in faces])).max() > 0.3:
                     continue  # a face already followed
                 face = self._mesh_face(rgb, FaceMesh.roi_from_detection(det.box, det.keypoints), -1, w, h)
