@@ -381,3 +381,15 @@ def test_paths_of_any_kind_and_tables_without_pose(tmp_path, astronaut):
         pyfacs.analyze(b"a.png")
     with pytest.raises(InputError, match="no head pose"):
         pyfacs.FaceTable(t.data.drop(columns=POSE_COLUMNS)).pose
+
+
+def test_frames_without_faces_get_the_full_range_model_every_detect_every_th_frame(monkeypatch):
+    from pyfacs.face.faces import FaceFinder
+
+    finder = FaceFinder(detect_every=10)
+    calls = []
+    full = finder._full()
+    monkeypatch.setattr(finder, "_full", lambda: (calls.append(1), full)[1])
+    for _ in range(20):
+        assert finder(np.full((270, 480, 3), 90, np.uint8)) == []
+    assert len(calls) == 2  # frames 0 and 10: small faces far away are still looked for, at a tenth of the cost
