@@ -356,6 +356,24 @@ def test_an_analyzer_refuses_a_second_thread(astronaut):
     assert len(session.faces(astronaut)) == 1  # free again afterwards
 
 
+def test_a_callback_of_a_run_cannot_feed_the_same_analyzer(tmp_path, astronaut):
+    """A live frame from inside run() would reset the run's AU head: refused, the run's file reported."""
+    Image.fromarray(astronaut).save(tmp_path / "a.png")
+    session = pyfacs.Analyzer(au_model=None, expression_model=None)
+    errors = session.run([tmp_path / "a.png"], on_table=lambda df: None,
+                         on_frame=lambda frame, faces: session.frame_table(frame.rgb))
+    assert len(errors) == 1 and "in the middle of another call" in errors[0].message
+
+
+def test_a_still_mid_stream_takes_no_frame_number(astronaut):
+    session = pyfacs.Analyzer(au_model=None, expression_model=None)
+    session.faces(astronaut)
+    session.faces(astronaut, still=True)
+    with pytest.raises(InputError):
+        session.faces(np.zeros((4, 4), np.uint8))  # refused input takes none either
+    assert session.frame_table(astronaut)["frame"].tolist() == [1]
+
+
 def test_off_centre_faces_in_wide_frames_use_openfaces_focal_length():
     """OpenFace's default camera for a W×H frame: fx = fy = (500·W/640 + 500·H/480) / 2. A face
     looking along the camera axis off-centre by dx pixels turns by atan(dx / f) seen from the

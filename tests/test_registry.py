@@ -1,6 +1,7 @@
 import hashlib
 import http.client
 import io
+import os
 
 import pytest
 
@@ -10,8 +11,6 @@ from pyfacs.models.hub import resolve
 
 
 def test_every_builtin_model_resolves_and_verifies():
-    import os
-
     for spec in list_models():
         if spec.base_url and not os.environ.get("PYFACS_MODEL_MIRROR"):
             continue  # URL models need the ../shared/models mirror here (no network in tests)
@@ -85,16 +84,28 @@ def test_a_damaged_cached_file_is_fetched_again_and_a_models_files_stay_together
     paths = resolve(spec)
     assert paths == [cache / "a.bin", cache / "b.bin"] and paths[1].read_bytes() == b"b.bin"
     assert "fetching it again" in caplog.text and sorted(p.name for p in cache.iterdir()) == ["a.bin", "b.bin"]
-    assert (cache / "b.bin").stat().st_mode & 0o044 == 0o044  # readable by others sharing the cache
-    # a mirror with all of them is read in place, all of them (never half from the cache)
+    assert _readable_by_all(cache / "b.bin")
+    # a mirror with good copies of all of them is read in place, all of them (never half from the cache)
     (cache / "b.bin").write_bytes(b"damaged")
     paths = resolve(_two_files(tmp_path, ["a.bin", "b.bin"]))
     assert {p.parent for p in paths} == {tmp_path / "mirror" / "toy"}
+    # one bad copy in the mirror: each file from the cache first, and a good cache is not refused
+    (cache / "b.bin").write_bytes(b"b.bin")
+    (tmp_path / "mirror" / "toy" / "a.bin").write_bytes(b"stale")
+    assert resolve(spec) == [cache / "a.bin", cache / "b.bin"]
+    (cache / "b.bin").write_bytes(b"damaged")
     (tmp_path / "mirror" / "toy" / "a.bin").unlink()
     (tmp_path / "mirror" / "toy" / "b.bin").unlink()  # a mirror that lacks the file is named
     with pytest.raises(ModelUnavailableError, match=f"PYFACS_MODEL_MIRROR={tmp_path / 'mirror'} lacks toy/b.bin"):
         resolve(spec)
     assert not (cache / "b.bin").exists()
+
+
+def _readable_by_all(path) -> bool:
+    """Mode 0o644 less the umask, as any new file (not mkstemp's private 0o600)."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return path.stat().st_mode & 0o777 == 0o644 & ~umask
 
 
 class _Response(io.BytesIO):
@@ -127,10 +138,16 @@ def test_downloads_leave_nothing_half_written_and_say_what_to_do(tmp_path, monke
     assert list((tmp_path / "cache" / "toy.v3").iterdir()) == []  # no partial file left
     monkeypatch.setattr(urllib.request, "urlopen", lambda url, timeout: _Response(url.rsplit("/", 1)[1].encode()))
     paths = resolve(spec)
-    assert [p.read_bytes() for p in paths] == [b"a.bin", b"b.bin"] and paths[0].stat().st_mode & 0o044 == 0o044
+    assert [p.read_bytes() for p in paths] == [b"a.bin", b"b.bin"] and _readable_by_all(paths[0])
     (tmp_path / "blocker").write_text("a file where the cache should go")
     monkeypatch.setenv("PYFACS_HOME", str(tmp_path / "blocker" / "cache"))
     with pytest.raises(ModelUnavailableError, match="cannot write to the model cache .*set PYFACS_HOME"):
+        resolve(spec)
+    # a partial mirror is no way round an unwritable cache: its files would lie in two folders
+    monkeypatch.setenv("PYFACS_MODEL_MIRROR", str(tmp_path / "mirror"))
+    monkeypatch.setenv("PYFACS_OFFLINE", "1")
+    _two_files(tmp_path, ["a.bin"])
+    with pytest.raises(ModelUnavailableError, match="cannot write to the model cache"):
         resolve(spec)
 
 

@@ -205,8 +205,9 @@ def test_an_export_whose_outputs_are_not_finite_is_refused(tmp_path):
         def forward(self, x):
             return torch.sqrt(x.flatten(1)[:, :3] - 1.0)  # NaN for inputs below 1
 
-    with pytest.raises(RuntimeError, match="not all finite"):
+    with pytest.raises(RuntimeError, match="b.onnx: the PyTorch model's own outputs are not all finite"):
         export_onnx(Broken(), tmp_path / "b.onnx", input_shape=(1, 1, 4, 4), metadata={})
+    assert list(tmp_path.iterdir()) == []  # nothing left under the final name, nor half-written
 
 
 @pytest.mark.data

@@ -42,8 +42,9 @@ class Analyzer:
     keeps per-face state (which face is which) between the frames of one source; call ``reset`` when
     a new, unrelated source starts (``run`` does so itself).
 
-    An Analyzer belongs to one thread at a time (it follows faces from frame to frame); give each
-    thread its own, and a second thread's call is refused with an :class:`InputError`.
+    An Analyzer follows faces from frame to frame, so it serves one stream: give each thread its own.
+    A call made while another is in progress (from another thread, or from a callback of its own
+    ``run``) is refused with an :class:`InputError`.
 
     ``au_model``: ``"auto"`` (OpenFace 2.2's AU models when their files can be had, else pyfacs's
     embedded ``audetnet.ckplus``, said once in the log), a registry name such as
@@ -90,7 +91,7 @@ class Analyzer:
         self.identities = IdentityTracker()
         self._next_index = 0
         self._stream_start: float | None = None  # (frame_table: monotonic seconds at its first frame)
-        self._lock = threading.RLock()
+        self._lock = threading.Lock()
         self.finder = FaceFinder(max_faces=1 if faces_cropped else max_faces, min_face_score=min_face_score,
                                  detect_every=detect_every, with_iris=landmarks == 478,
                                  num_threads=num_threads)
@@ -137,9 +138,11 @@ class Analyzer:
 
     @contextmanager
     def _owned(self) -> Iterator[None]:
-        """Refuse a second thread: the face-following state of two streams would mix silently."""
+        """Refuse a call while another is in progress: the face-following state of two streams
+        would mix silently (and a live frame would reset the AU head of a run)."""
         if not self._lock.acquire(blocking=False):
-            raise InputError("this Analyzer is busy in another thread; give each thread its own Analyzer")
+            raise InputError("this Analyzer is in the middle of another call (from another thread, or from a "
+                             "callback of its own run); give each thread or stream its own Analyzer")
         try:
             yield
         finally:
@@ -154,9 +157,10 @@ class Analyzer:
             return self._faces(rgb, still=still, index=index)
 
     def _faces(self, rgb, *, still: bool, index: int | None) -> list[Face]:
-        index = self._next_index if index is None else index
-        self._next_index = index + 1
         rgb = _frame_array(rgb)
+        index = self._next_index if index is None else index
+        if not still:  # (a still image looked at mid-stream is not one of the stream's frames)
+            self._next_index = index + 1
         if self.external is not None:
             return self.external.faces(index)
         if self.faces_cropped:

@@ -13,14 +13,27 @@ PARITY_ATOL = 1e-4  # max |onnxruntime - torch| on the logits, float32
 
 def export_onnx(model, path: str | Path, *, input_shape: tuple[int, ...], metadata: dict,
                 atol: float = PARITY_ATOL, opset: int = 17) -> float:
-    """Export ``model`` (eval mode) to ``path``; returns the measured max abs difference."""
+    """Export ``model`` (eval mode) to ``path``; returns the measured max abs difference. A model that
+    fails the checks is not written (nor is an earlier file at ``path`` replaced)."""
+    path = Path(path)
+    part = path.with_name(f".{path.name}.part")  # (the final name only once the checks pass)
+    try:
+        diff = _export_checked(model, part, path.name, input_shape=input_shape, metadata=metadata, atol=atol,
+                               opset=opset)
+        part.replace(path)
+    finally:
+        part.unlink(missing_ok=True)
+    return diff
+
+
+def _export_checked(model, path: Path, name: str, *, input_shape, metadata: dict, atol: float, opset: int) -> float:
     import onnx
     import onnxruntime as ort
     import torch
 
-    path = Path(path)
     model.eval()  # the top module too: export restores the top module's mode on all children
     x = torch.randn(*input_shape, generator=torch.Generator().manual_seed(0))
+
     torch.onnx.export(model, (x,), str(path), input_names=["input"], output_names=["output"],
                       dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}}, opset_version=opset,
                       dynamo=False)
@@ -36,9 +49,9 @@ def export_onnx(model, path: str | Path, *, input_shape: tuple[int, ...], metada
     got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"input": xb.numpy()})[0]
     diff = float(np.abs(ref - got).max())
     if not np.isfinite(ref).all():
-        raise RuntimeError(f"{path.name}: the PyTorch model's own outputs are not all finite; not exported")
+        raise RuntimeError(f"{name}: the PyTorch model's own outputs are not all finite; not exported")
     if not diff <= atol:  # (NaN too)
-        raise RuntimeError(f"ONNX export of {path.name} differs from PyTorch by {diff:.2e} (> {atol:.0e})")
+        raise RuntimeError(f"ONNX export of {name} differs from PyTorch by {diff:.2e} (> {atol:.0e})")
     return diff
 
 
@@ -125,7 +138,7 @@ def quantize_int8(path: str | Path, calibration: np.ndarray, *, held_out: np.nda
 
     before = outputs(path, calibration)
     before_held = outputs(path, held_out) if held_out is not None else None
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(dir=path.parent) as tmp:  # (beside it: the final rename stays on one disk)
         prepared, quantized = Path(tmp) / "prepared.onnx", Path(tmp) / "int8.onnx"
         quant_pre_process(str(path), str(prepared))
         # only the convolutions (nearly all the work): the heads after them stay float, so that
@@ -150,7 +163,9 @@ def quantize_int8(path: str | Path, calibration: np.ndarray, *, held_out: np.nda
             agree = float((before_held[:, :labels].argmax(1) == after_held[:, :labels].argmax(1)).mean())
             change |= {"held_out_images": len(held_out), "held_out_max_abs_diff":
                        float(np.abs(before_held - after_held).max()), "held_out_label_agreement": agree}
-            if not np.isfinite(after_held).all() or not agree >= min_agreement:
+            if not np.isfinite(after_held).all():
+                raise RuntimeError(f"int8 {path.name} gives outputs that are not finite; not used")
+            if not agree >= min_agreement:
                 raise RuntimeError(f"int8 {path.name} keeps the top class of only {agree:.1%} of {len(held_out)} "
                                    f"held-out inputs (< {min_agreement:.0%}); calibrate on more typical inputs")
         if not np.isfinite(after).all():

@@ -1,7 +1,7 @@
 """Find, fetch and verify model files.
 
 Where a model's URL files come from: the local mirror (``PYFACS_MODEL_MIRROR``: a folder laid out
-like the URLs) when it holds all of them, read in place; otherwise file by file the cache
+like the URLs) when it holds good copies of all of them, read in place; otherwise file by file the cache
 (``PYFACS_HOME``, default ``~/.cache/pyfacs``), then the mirror (copied into the cache), then the
 canonical URL unless ``PYFACS_OFFLINE=1``. Every file is verified against its pinned SHA-256 before use.
 """
@@ -12,8 +12,8 @@ import http.client
 import logging
 import os
 import shutil
-import tempfile
 import urllib.request
+import uuid
 from functools import lru_cache
 from pathlib import Path
 
@@ -98,7 +98,7 @@ def _cached(target: Path, file: ModelFile, spec: ModelSpec) -> bool:
     log.warning("%s does not match the SHA-256 pinned for model %r; fetching it again", target, spec.name)
     try:
         target.unlink(missing_ok=True)
-    except OSError as exc:  # a read-only cache: the mirror or a download may still do
+    except OSError as exc:  # a read-only cache: said in one line when the fresh copy cannot be written
         log.warning("could not remove %s (%s)", target, exc)
     return False
 
@@ -107,23 +107,22 @@ def _into_cache(target: Path, write, *, sha256: str, origin: str) -> Path:
     """Write a file into the cache atomically (a temporary file beside it, checked against its
     pinned hash, then renamed), readable by whoever shares the cache; nothing is left behind if
     writing fails or is interrupted."""
+    tmp = target.parent / f".part-{os.getpid()}-{uuid.uuid4().hex}"
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".part-")
+        # mode 0o644 less the umask, as for any file (mkstemp's 0o600 would shut out others sharing the cache)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     except OSError as exc:
         raise ModelUnavailableError(f"cannot write to the model cache {cache_dir()} ({exc}); "
                                     f"set PYFACS_HOME to a writable folder") from None
     try:
         with os.fdopen(fd, "wb") as out:
             write(out)
-        if sha256_of(Path(tmp)) != sha256:
+        if sha256_of(tmp) != sha256:
             raise ModelUnavailableError(f"{origin} did not match its pinned SHA-256; not using it")
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o644 & ~umask)
         os.replace(tmp, target)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return target
 
@@ -136,13 +135,9 @@ def _url_file(file: ModelFile, spec: ModelSpec) -> Path:
     if (candidate := _mirror_file(file, spec)) is not None:
         _from_mirror(candidate, file, spec)
         # into the cache, beside the model's other files there (a model's files are read relative
-        # to each other); in place when the cache cannot take it
-        try:
-            return _into_cache(target, lambda out: out.write(candidate.read_bytes()), sha256=file.sha256,
-                               origin=str(candidate))
-        except (ModelUnavailableError, OSError) as exc:
-            log.warning("reading %s in place: %s", candidate, exc)
-            return candidate
+        # to each other, so never half from the mirror and half from the cache)
+        return _into_cache(target, lambda out: out.write(candidate.read_bytes()), sha256=file.sha256,
+                           origin=str(candidate))
     if offline() or not spec.base_url:
         why = "PYFACS_OFFLINE is set" if offline() else "it has no download URL"
         where = (f"the mirror PYFACS_MODEL_MIRROR={mirror} lacks {spec.mirror_dir}/{file.path}" if mirror else
@@ -163,12 +158,20 @@ def _url_file(file: ModelFile, spec: ModelSpec) -> Path:
     return _into_cache(target, download, sha256=file.sha256, origin=url)
 
 
+def _matches(path: Path | None, file: ModelFile) -> bool:
+    try:
+        return path is not None and _verified(str(path), file.sha256, path.stat().st_mtime)
+    except OSError:
+        return False
+
+
 def resolve(spec: ModelSpec) -> list[Path]:
     """Local, verified paths of every file of ``spec``, in the spec's order. A mirror that holds
-    all of a model's files is read in place, all of them (never half from a damaged cache)."""
+    good copies of all of a model's files is read in place, all of them (never half from a damaged
+    cache); otherwise each file comes from the cache first."""
     fetched = [f for f in spec.files if not f.package]
     mirrored = {f.path: _mirror_file(f, spec) for f in fetched}
-    whole_mirror = bool(fetched) and all(mirrored.values())
+    whole_mirror = bool(fetched) and all(_matches(mirrored[f.path], f) for f in fetched)
     return [_package_file(f, spec) if f.package else
             _from_mirror(mirrored[f.path], f, spec) if whole_mirror else _url_file(f, spec) for f in spec.files]
 
