@@ -33,7 +33,6 @@ def _export_checked(model, path: Path, name: str, *, input_shape, metadata: dict
 
     model.eval()  # the top module too: export restores the top module's mode on all children
     x = torch.randn(*input_shape, generator=torch.Generator().manual_seed(0))
-
     torch.onnx.export(model, (x,), str(path), input_names=["input"], output_names=["output"],
                       dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}}, opset_version=opset,
                       dynamo=False)

@@ -98,7 +98,7 @@ class FaceFinder:
         for k in ((0, 1, 2, 3) if thorough else (0,)):
             img = np.ascontiguousarray(np.rot90(rgb, k)) if k else rgb
             dets = self.detector(img)
-            if thorough or large or (wide and not dets):  # (small faces far from the camera: the short-range model misses them)
+            if thorough or large or (wide and not dets):  # (faces far from the camera: short-range misses them)
                 dets += self._full()(img)
             found += [_unrotate(d, k, w, h) for d in dets] if k else dets
         if large:

@@ -3,9 +3,10 @@
 The mesh network returns a weak-perspective 3D face in its crop's frame. We read the face's own axes
 off the mesh (ear-to-ear from mirror-symmetric vertex pairs, brow-to-chin orthogonalised to it), then
 turn that crop-frame rotation into the camera frame by the rotation that carries the optical axis onto
-the ray through the face, with OpenFace's default camera (focal length the mean of 500 px per 640 px of width and 500 px per
-480 px of height, principal point at the image centre) so that angles are comparable with OpenFace's. Angles are
-OpenFace's convention: R = Rx(pitch) · Ry(yaw) · Rz(roll), camera x right, y down, z forward.
+the ray through the face, with OpenFace's default camera (focal length the mean of 500 px per 640 px of
+width and 500 px per 480 px of height, principal point at the image centre) so that angles are
+comparable with OpenFace's. Angles are OpenFace's convention: R = Rx(pitch) · Ry(yaw) · Rz(roll),
+camera x right, y down, z forward.
 """
 from __future__ import annotations
 
