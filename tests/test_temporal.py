@@ -188,3 +188,55 @@ def test_the_sequence_head_runs_without_pytorch(face_video, tmp_path):
             "print(len(t.faces))")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
     assert res.returncode == 0 and res.stdout.split()[-1] == "40", res.stderr[-2000:]
+
+
+def _table_to_save() -> FaceTable:
+    rows = [{"source": "cam", "frame": f, "timestamp_s": 1.7e9 + f / 29.97, "face_id": 0,
+             "AU12_r": float(1 + f % 2), "AU12_c": float(f != 2)} for f in range(5)]
+    data = pd.DataFrame(rows).astype({"AU12_r": np.float32, "AU12_c": np.float32})
+    return FaceTable(data, {"schema_version": 1})
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+def test_a_table_read_back_from_text_equals_the_original_and_smooths_alike(tmp_path, suffix):
+    """JSON had read whole-number AU columns as integers (then smoothed into truncated means) and
+    epoch-second times as dates; CSV and JSON both widened float32 and moved times by an ULP."""
+    table = _table_to_save()
+    table.save(tmp_path / f"t{suffix}")
+    back = FaceTable.read(tmp_path / f"t{suffix}")
+    assert back.data["timestamp_s"].tolist() == table.data["timestamp_s"].tolist()
+    assert back.data["AU12_r"].dtype == np.float32 and back.data["AU12_c"].dtype == np.float32
+    assert back.data["AU12_r"].equals(table.data["AU12_r"])
+    assert back.smoothed(window=3).data["AU12_r"].equals(table.smoothed(window=3).data["AU12_r"])
+    assert back.smoothed(window=3).data["AU12_c"].tolist() == [1, 1, 1, 1, 1]  # a vote, not a truncated mean
+
+
+def test_smoothing_refuses_what_it_cannot_do_in_one_line():
+    table = _table_to_save()
+    out = table.smoothed(window=3, columns=["AU12_r", "AU12_c", "AU12_r"]).data  # repeated and voted names
+    assert out["AU12_r"].notna().all()
+    for kwargs, message in [({"columns": "AU12_r"}, "list of column names"), ({"columns": ["nope"]}, "no column 'nope'"),
+                            ({"window": "5"}, "whole number"), ({"window": 4}, "odd"), ({"method": "mean"}, "'centered'")]:
+        with pytest.raises(pyfacs.errors.InputError, match=message):
+            table.smoothed(**kwargs)
+    copy = table.smoothed(window=3)
+    copy.metadata["smoothing"]["window"] = 99
+    copy.metadata["schema_version"] = 2
+    assert table.metadata == {"schema_version": 1} and copy != table  # its own metadata; tables compare by identity
+
+
+def test_a_half_frame_number_in_a_table_file_is_refused(tmp_path):
+    (tmp_path / "t.csv").write_text("source,frame,timestamp_s,face_id\nv,1.5,0.0,0\n")
+    with pytest.raises(pyfacs.errors.InputError, match="frame 1.5 in data row 1 is not a whole number"):
+        FaceTable.read(tmp_path / "t.csv")
+
+
+def test_plots_ask_which_person_when_a_face_id_is_in_several_sources():
+    rows = [{"source": s, "frame": f, "timestamp_s": f / 25, "face_id": 0, "AU12_r": 1.0}
+            for s in ("a.mp4", "b.jpg") for f in range(3 if s == "a.mp4" else 1)]
+    table = FaceTable(pd.DataFrame(rows))
+    with pytest.raises(pyfacs.errors.InputError, match="different person in each of 2 sources; pass source="):
+        table.plot_aus(0)
+    with pytest.raises(pyfacs.errors.InputError, match="no face_id 7"):
+        table.plot_au_map(7)
+    assert table.plot_aus(0, source="a.mp4") is not None

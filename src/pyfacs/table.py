@@ -5,6 +5,7 @@ told from "not analysed". Metadata (schema version, models, options) travels ins
 """
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from pyfacs.face.faces import Face  # (not at run time: reading a table needs no face models)
 
 _META_KEY = b"pyfacs"
+JSON_DIGITS = 15  # decimal places in JSONL (pandas's most; its default of 10 cut times to 0.1 ns steps)
 
 
 def frame_rows(source: str, frame: int, timestamp_s: float, faces: Sequence[Face], *,
@@ -96,6 +98,10 @@ def _check_numbers(df: pd.DataFrame, path: Path) -> None:
     if df["frame"].isna().any():
         row = int(np.argmax(df["frame"].isna().to_numpy()))
         raise InputError(f"{path}: data row {row + 1} has no frame number (was the file cut short?)")
+    frames = df["frame"].to_numpy(np.float64)
+    if (bad := frames != np.round(frames)).any():
+        row = int(np.argmax(bad))
+        raise InputError(f"{path}: frame {frames[row]} in data row {row + 1} is not a whole number")
     ids = df["face_id"].to_numpy(np.float64, na_value=np.nan)
     if (bad := np.isfinite(ids) & (ids != np.round(ids))).any() or np.isinf(ids).any():
         row = int(np.argmax(bad | np.isinf(ids)))
@@ -144,7 +150,7 @@ def _rederive(data: pd.DataFrame, smoothed: list[str], votes: list[str]) -> None
         data.loc[seen, "expr_label"] = data.loc[seen, probs].idxmax(axis=1).str[len("expr_"):].to_numpy()
 
 
-@dataclass
+@dataclass(eq=False)  # (tables compare by identity: compare ``.data`` with DataFrame.equals)
 class FaceTable:
     """Analysis results: a pandas DataFrame plus the metadata that says how they were made."""
 
@@ -228,14 +234,28 @@ class FaceTable:
         (window - 1) / 2 frames). See :mod:`pyfacs.temporal.smoothing`."""
         from pyfacs.temporal.smoothing import smooth_columns
 
+        from pyfacs.errors import InputError
+
         if columns is None:
             columns = [c for c in self.data.columns
                        if (schema.is_au_column(c) and c[-2:] in ("_r", "_p")) or (c.startswith("expr_") and c != "expr_label")]
-        columns = list(columns)
+        if isinstance(columns, str):
+            raise InputError(f"columns must be a list of column names, not the string {columns!r}")
+        columns = list(dict.fromkeys(columns))
+        if missing := [c for c in columns if c not in self.data.columns]:
+            raise InputError(f"the table has no column {missing[0]!r} to smooth")
+        if text := [c for c in columns if not pd.api.types.is_numeric_dtype(self.data[c])]:
+            raise InputError(f"only number columns can be smoothed, not {text[0]!r}")
+        if isinstance(window, (bool, np.bool_)) or not isinstance(window, (int, np.integer)) or window < 1:
+            raise InputError(f"window must be a whole number of frames, at least 1, not {window!r}")
+        if method not in ("centered", "causal"):
+            raise InputError(f"method must be 'centered' or 'causal', not {method!r}")
+        if method == "centered" and window % 2 == 0:
+            raise InputError(f"a centred window needs an odd number of frames, not {window}")
         # presence with no probability beside it (OpenFace's SVMs) is smoothed as a majority vote
         votes = [f"{c[:-2]}_c" for c in columns if c.endswith("_r") and f"{c[:-2]}_c" in self.data
-                 and f"{c[:-2]}_p" not in self.data]
-        meta = {**self.metadata, "smoothing": {"window": window, "method": method, "columns": columns}}
+                 and f"{c[:-2]}_p" not in self.data and f"{c[:-2]}_c" not in columns]
+        meta = {**copy.deepcopy(self.metadata), "smoothing": {"window": window, "method": method, "columns": columns}}
         data = smooth_columns(self.data, columns + votes, window=window, method=method)
         _rederive(data, columns, votes)
         return FaceTable(data, meta)
@@ -244,14 +264,31 @@ class FaceTable:
         return self.data.copy()
 
     # plots (matplotlib Figures) -------------------------------------------------------------------
+    def _check_person(self, face_id: int, source: str | None) -> None:
+        """One person's rows exist: a face_id is a person only within a source."""
+        from pyfacs.errors import InputError
+
+        rows = self.data[self.data["face_id"] == face_id] if isinstance(face_id, (int, np.integer)) \
+            and not isinstance(face_id, bool) else self.data.iloc[:0]
+        if source is not None:
+            rows = rows[rows["source"] == source]
+        if rows.empty:
+            raise InputError(f"the table has no face_id {face_id!r}" + (f" in source {source!r}" if source else "")
+                             + "; see table.summary() for the people in it")
+        if source is None and (n := rows["source"].nunique()) > 1:
+            raise InputError(f"face_id {face_id} is a different person in each of {n} sources; "
+                             f"pass source= (one of: {', '.join(map(str, rows['source'].unique()[:3]))}, ...)")
+
     def plot_aus(self, face_id: int, *, source: str | None = None):
         from pyfacs.viz.plots import plot_au_timeseries
 
+        self._check_person(face_id, source)
         return plot_au_timeseries(self.data, face_id, source=source)
 
     def plot_expressions(self, face_id: int, *, source: str | None = None):
         from pyfacs.viz.plots import plot_expression_timeseries
 
+        self._check_person(face_id, source)
         return plot_expression_timeseries(self.data, face_id, source=source)
 
     def plot_au_occurrence(self):
@@ -262,6 +299,7 @@ class FaceTable:
     def plot_au_map(self, face_id: int, *, source: str | None = None):
         from pyfacs.viz.plots import plot_au_map
 
+        self._check_person(face_id, source)
         return plot_au_map(self.data, face_id, source=source)
 
     def report(self, path: str | Path) -> Path:
@@ -286,7 +324,7 @@ class FaceTable:
         self.data.to_csv(path, index=False)
 
     def to_jsonl(self, path: str | Path) -> None:
-        self.data.to_json(path, orient="records", lines=True)
+        self.data.to_json(path, orient="records", lines=True, double_precision=JSON_DIGITS)
 
     def save(self, path: str | Path) -> None:
         """Write by extension: .parquet, .csv or .jsonl."""
@@ -318,7 +356,9 @@ class FaceTable:
                 meta = json.loads((t.schema.metadata or {}).get(_META_KEY, b"{}"))
                 df = t.to_pandas()
             else:
-                df = pd.read_csv(path) if suffix == ".csv" else pd.read_json(path, lines=True)
+                # (exact floats; JSON: no column taken for dates, none narrowed to integers)
+                df = pd.read_csv(path, float_precision="round_trip") if suffix == ".csv" else \
+                    pd.read_json(path, lines=True, dtype=False, convert_dates=False, precise_float=True)
                 _warn_if_cut(path)
         except (ValueError, OSError) as exc:  # pyarrow's and pandas's parse errors are ValueErrors
             raise InputError(f"{path} cannot be read as a {suffix[1:]} table ({str(exc).splitlines()[0]})") from None
@@ -328,4 +368,8 @@ class FaceTable:
         if missing:
             raise InputError(f"{path} is not a table pyfacs analyze wrote (no {missing[0]} column)")
         _check_numbers(df, path)
+        if suffix != ".parquet":  # analyze's float32, so that values read back compare equal to the original
+            measured = [c for c in df.columns if schema.is_measured_column(str(c))
+                        and c not in ("frame", "timestamp_s", "face_id")]
+            df[measured] = df[measured].astype(np.float32)
         return cls(_typed(df), meta)  # (Parquet too: face_id with gaps would come back as floats)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from pyfacs.errors import InputError
+from pyfacs.table import JSON_DIGITS
 
 SUFFIXES = (".parquet", ".csv", ".jsonl")
 
@@ -97,7 +98,7 @@ class JsonlSink:
 
     def write(self, df: pd.DataFrame) -> None:
         with open(self._path, "a") as f:
-            df.to_json(f, orient="records", lines=True)
+            df.to_json(f, orient="records", lines=True, double_precision=JSON_DIGITS)
 
     def close(self) -> None:
         pass

@@ -61,7 +61,10 @@ def smooth_columns(df: pd.DataFrame, columns: list[str], *, window: int = 5, met
     faces = out[out["face_id"].notna()].sort_values(["source", "face_id", "frame"])
     gap = faces.groupby(["source", "face_id"])["frame"].diff()
     run = (gap != faces["source"].map(steps)).cumsum()
-    dtypes = out[columns].dtypes.to_dict()  # (analyze writes float32: smoothing must not change that)
+    # (analyze writes float32: smoothing keeps it; whole-number columns become floats, not truncated means)
+    if ints := [c for c in columns if not pd.api.types.is_float_dtype(out[c])]:
+        out[ints] = out[ints].astype(np.float64)
+    dtypes = out[columns].dtypes.to_dict()
     for _, idx in faces.groupby(run).groups.items():
         values = smooth_signal(out.loc[idx, columns].to_numpy(), window, method)
         out.loc[idx, columns] = pd.DataFrame(values, index=idx, columns=columns).astype(dtypes)
