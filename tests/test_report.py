@@ -124,3 +124,17 @@ def test_report_of_another_tools_file(tmp_path):
     assert res.returncode == 0, res.stderr
     page = (tmp_path / "r.html").read_text()  # a video's frames: time series per person, no "still images"
     assert "Person 0 (" in page and "Still images" not in page and "data:image/png;base64," in page
+
+
+def test_plots_of_tables_with_presence_probabilities_only_or_unnormalised_expressions():
+    import pandas as pd
+
+    from pyfacs.table import FaceTable
+
+    rows = [{"source": "x.csv", "frame": f, "timestamp_s": f / 25, "face_id": 0, "AU12_p": 0.2 + 0.2 * f,
+             "expr_happy": 0.9, "expr_surprise": 0.8} for f in range(4)]  # scored one by one, as iMotions does
+    table = FaceTable(pd.DataFrame(rows))
+    bars = table.plot_au_occurrence().axes[0].patches
+    assert [round(b.get_height(), 2) for b in bars] == [0.5]  # AU12 present (p >= 0.5) in 2 of 4 frames
+    ax = table.plot_expressions(0).axes[0]
+    assert len(ax.lines) == 2 and ax.get_ylim()[1] >= 1.0 and not ax.collections  # lines, not a stack over 1

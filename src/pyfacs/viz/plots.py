@@ -48,8 +48,8 @@ def plot_au_timeseries(df: pd.DataFrame, face_id: int, *, source: str | None = N
     x, x_label = _time_axis(rows)
     if cols and len(rows):
         chosen = rows[cols].mean().sort_values(ascending=False).index[:top]
-        for c in chosen:
-            ax.plot(x, rows[c], lw=1.2, label=c.split("_")[0])
+        for c in chosen:  # (one frame, a still image: points, which a line of one point does not show)
+            ax.plot(x, rows[c], lw=1.2, label=c.split("_")[0], marker="o" if len(rows) == 1 else None)
         ax.legend(ncol=min(len(chosen), 8), fontsize=7, loc="upper right")
         ax.set_ylabel("intensity (0-5)" if cols[0].endswith("_r") else "presence probability")
     ax.set_xlabel(x_label)
@@ -64,9 +64,16 @@ def plot_expression_timeseries(df: pd.DataFrame, face_id: int, *, source: str | 
     fig, ax = _figure((9, 2.6))
     x, x_label = _time_axis(rows)
     if cols and len(rows):
-        ax.stackplot(x, rows[cols].to_numpy(float).T, labels=[c[5:] for c in cols], alpha=0.85)
+        values = rows[cols].to_numpy(float)
+        sums = np.nansum(values, axis=1)
+        if len(rows) > 1 and np.nanmax(np.abs(sums - 1)) < 0.05:  # one distribution per frame: stacked
+            ax.stackplot(x, values.T, labels=[c[5:] for c in cols], alpha=0.85)
+            ax.set_ylim(0, 1)
+        else:  # scored one by one (iMotions, Affectiva: they need not sum to 1), or a single frame
+            for c, v in zip(cols, values.T):
+                ax.plot(x, v, lw=1.2, label=c[5:], marker="o" if len(rows) == 1 else None)
+            ax.set_ylim(0, max(1.0, float(np.nanmax(values)) if np.isfinite(values).any() else 1.0))
         ax.legend(ncol=len(cols), fontsize=7, loc="upper right")
-        ax.set_ylim(0, 1)
     ax.set_xlabel(x_label)
     ax.set_ylabel("probability")
     ax.set_title(f"Expressions over time, person {face_id}", fontsize=10)
@@ -85,10 +92,15 @@ def still_sources(df: pd.DataFrame) -> set[str]:
 
 
 def plot_au_occurrence(df: pd.DataFrame):
-    """Share of frames with each AU present (``_c``), one bar group per person — people in still
+    """Share of frames with each AU present (``_c``, else ``_p`` ≥ 0.5), one bar group per person — people in still
     images share one group when there are more than a few images (a folder of 3,000 is one group)."""
     faces = df[df["face_id"].notna()]
     cols = [c for c in faces.columns if is_au_column(c) and c.endswith("_c")]
+    if not cols:  # presence probabilities only (py-feat, iMotions): present where p >= 0.5
+        probs = [c for c in faces.columns if is_au_column(c) and c.endswith("_p")]
+        faces = faces.assign(**{f"{c[:-2]}_c": (faces[c] >= 0.5).astype(float).where(faces[c].notna())
+                                for c in probs})
+        cols = [f"{c[:-2]}_c" for c in probs]
     fig, ax = _figure((9, 3))
     if cols and len(faces):
         several = faces["source"].nunique() > 1
