@@ -22,6 +22,37 @@ def test_config_errors_name_the_key(tmp_path):
     p.write_text("name: x\ndata: {root: ., typo_key: 1}\n")
     with pytest.raises(InputError, match="typo_key"):
         load_config(p)
+    p.write_text("name: x\ndata: {root: .}\noptim: {epochs: 2}\nseed: 1\noptim:\n  lr: 0.05\n")
+    with pytest.raises(InputError, match=r"line 5, column 1\): the key 'optim' is given twice"):
+        load_config(p)  # (plain YAML keeps the last: the first optim's epochs were dropped unseen)
+
+
+def test_checkpoints_are_written_whole_or_not_at_all_and_a_damaged_one_is_named(tmp_path):
+    from pyfacs.train.budget import epoch_saver, load_checkpoint, save_atomically
+
+    ckpt = tmp_path / "fold0.ckpt"
+    epoch_saver(ckpt, 3, None)(0, {"w": torch.ones(3)})
+
+    class Interrupted(BaseException):
+        pass
+
+    def cut(f):
+        f.write(b"half a check")
+        raise Interrupted
+
+    with pytest.raises(Interrupted):
+        save_atomically(ckpt, cut)  # as Ctrl-C mid-write
+    assert load_checkpoint(ckpt)["epoch"] == 0 and [p.name for p in tmp_path.iterdir()] == ["fold0.ckpt"]
+    ckpt.write_bytes(ckpt.read_bytes()[:100])  # cut by something else
+    with pytest.raises(InputError, match="fold0.ckpt is damaged .*delete it"):
+        load_checkpoint(ckpt)
+
+    def disk_full(f):
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(InputError, match="cannot write .*x.ckpt \\(No space left on device\\); free some space"):
+        save_atomically(tmp_path / "x.ckpt", disk_full)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fold0.ckpt"]
 
 
 def test_a_config_trains_what_its_task_says(tmp_path):
@@ -431,3 +462,15 @@ def test_an_audetnet_config_takes_its_recipe_from_the_cfg_file(tmp_path):
     p.write_text(p.read_text() + "optim: {epochs: 2, lr: 0.1}\n")
     with pytest.raises(InputError, match="optim.lr: AUDetNet takes its training settings"):
         load_config(p)
+
+
+def test_a_labels_file_without_rows_and_a_mean_f1_without_positives_are_said_plainly(tmp_path):
+    from pyfacs.cli import _score
+    from pyfacs.train.config import DataConfig
+    from pyfacs.train.data import prepare
+
+    columns = "path,folder_emotion,video,frame,subject,number.aus,AU.combination,emotion,valence,AU1,AU2"
+    (tmp_path / "labels.csv").write_text(columns + "\n")
+    with pytest.raises(InputError, match="labels.csv lists no images"):
+        prepare(DataConfig(root=str(tmp_path)), 48)
+    assert _score(None) == "n/a (no AU has a positive)" and _score(0.51234) == "0.512"

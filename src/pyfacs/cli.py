@@ -283,6 +283,11 @@ def report(
     typer.echo(f"wrote {write_report(read_table(results), output)}", err=True)
 
 
+def _score(value: float | None) -> str:
+    """A mean F1, or why there is none (no AU with a positive among the scored frames)."""
+    return "n/a (no AU has a positive)" if value is None else f"{value:.3f}"
+
+
 def _fps(path: Path) -> float:
     import av
 
@@ -328,13 +333,13 @@ def train(
         return  # under torchrun only rank 0 writes the run dir, so only it says so
     if "cv" in metrics:
         cv = metrics["cv"]
-        typer.echo(f"{cfg.name}: mean F1 {cv['mean_f1']:.3f} over {len(cv['per_au'])} AUs "
+        typer.echo(f"{cfg.name}: mean F1 {_score(cv['mean_f1'])} over {len(cv['per_au'])} AUs "
                    f"(subject-independent CV); wrote {out}/metrics.json")
     elif "sequence" in metrics:
         seq, one = metrics["sequence"], metrics["per_frame"]
         typer.echo(f"{cfg.name}: held-out agreement {seq['mean_agreement']:.3f} with {metrics['window']}-frame "
-                   f"windows, {one['mean_agreement']:.3f} per frame (mean F1 {seq['mean_f1']:.3f} vs "
-                   f"{one['mean_f1']:.3f}); wrote {out}/metrics.json")
+                   f"windows, {one['mean_agreement']:.3f} per frame (mean F1 {_score(seq['mean_f1'])} vs "
+                   f"{_score(one['mean_f1'])}); wrote {out}/metrics.json")
     else:
         v = metrics["val"]
         typer.echo(f"{cfg.name}: validation accuracy {v['ensemble_accuracy']:.3f} (ensemble), "

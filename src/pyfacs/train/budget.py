@@ -3,11 +3,12 @@ run under a time limit (a shared machine, a batch queue, a borrowed GPU) never l
 command resumes from the checkpoint and ends with the same model as an uninterrupted run."""
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from pyfacs.errors import PyfacsError
+from pyfacs.errors import InputError, PyfacsError
 
 
 class TrainingPaused(PyfacsError):
@@ -20,12 +21,38 @@ def epoch_saver(path: Path, epochs: int, deadline: float | None) -> Callable[[in
     import torch
 
     def save(epoch: int, state: dict) -> None:
-        torch.save({"epoch": epoch, "state": state}, path)
+        save_atomically(path, lambda f: torch.save({"epoch": epoch, "state": state}, f))
         if deadline is not None and time.monotonic() > deadline and epoch + 1 < epochs:
             raise TrainingPaused(f"paused after epoch {epoch + 1} of {epochs}: the time budget is spent; "
                                  f"the same command resumes from {path}")
 
     return save
+
+
+def save_atomically(path: Path, write: Callable) -> None:
+    """``write(file)`` into a temporary file beside ``path``, then rename it: an interrupt or a full disk
+    mid-write leaves the previous checkpoint whole, not a cut one that blocks the resume."""
+    part = path.with_name(f".{path.name}.part")
+    try:
+        with open(part, "wb") as f:
+            write(f)
+        os.replace(part, path)
+    except OSError as exc:
+        raise InputError(f"cannot write {path} ({exc.strerror or exc}); free some space or choose "
+                         f"another --run-dir") from None
+    finally:
+        part.unlink(missing_ok=True)
+
+
+def load_checkpoint(path: Path) -> dict:
+    """A checkpoint written by :func:`epoch_saver`; a damaged one is named, with what to do."""
+    import torch
+
+    try:
+        return torch.load(path, weights_only=False, map_location="cpu")
+    except (RuntimeError, EOFError, OSError, ValueError) as exc:
+        raise InputError(f"the checkpoint {path} is damaged ({str(exc).splitlines()[0]}); delete it to "
+                         f"train that stage again from its start") from None
 
 
 def deadline_in(minutes: float | None) -> float | None:

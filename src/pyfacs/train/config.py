@@ -106,6 +106,25 @@ _TASKS = {
 }
 
 
+def _unique_key_loader():
+    """YAML's safe loader, refusing a key written twice (plain YAML keeps the last: a second
+    ``optim:`` silently dropped the first one's settings)."""
+    import yaml
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        def construct_mapping(self, node, deep=False):
+            seen = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(None, None, f"the key {key!r} is given twice",
+                                                            key_node.start_mark)
+                seen.add(key)
+            return super().construct_mapping(node, deep)
+
+    return UniqueKeyLoader
+
+
 def load_config(path: str | Path, *, seed: int | None = None) -> TrainConfig:
     import yaml
 
@@ -114,7 +133,7 @@ def load_config(path: str | Path, *, seed: int | None = None) -> TrainConfig:
     path = Path(path)
     text = read_text(path, "YAML training config (e.g. configs/au/mefarg_ckplus.yaml)")
     try:
-        raw = yaml.safe_load(text) or {}
+        raw = yaml.load(text, Loader=_unique_key_loader()) or {}
         cfg = TrainConfig.model_validate(raw)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from pyfacs.data.ckplus import load_ckplus
+from pyfacs.errors import InputError
 from pyfacs.train.config import DataConfig
 
 
@@ -27,6 +28,8 @@ def prepare(cfg: DataConfig, size: int) -> Prepared:
 
     ds = load_ckplus(cfg.root)
     n = len(ds) if cfg.limit is None else min(cfg.limit, len(ds))
+    if n == 0:
+        raise InputError(f"{Path(cfg.root) / 'labels.csv'} lists no images; add rows (or check data.limit)")
     finder = Analyzer(faces_cropped=True, au_model=None)
     h = hashlib.sha256((Path(cfg.root) / "labels.csv").read_bytes())
     images = []

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from pyfacs.train.augment import random_affine, shift_flip, to_tensor
-from pyfacs.train.budget import epoch_saver
+from pyfacs.train.budget import epoch_saver, load_checkpoint
 from pyfacs.train.config import TrainConfig
 
 
@@ -261,7 +261,7 @@ def run_expression(cfg: TrainConfig, run_dir: Path, provenance: dict, deadline: 
     ckpt = run_dir / "checkpoint.pt"
     state, start = None, 0
     if ckpt.is_file():
-        saved = torch.load(ckpt, weights_only=False, map_location="cpu")
+        saved = load_checkpoint(ckpt)
         state, start = saved["state"], saved["epoch"] + 1
     log_file = run_dir / "train_log.jsonl"
     def log(epoch: int, loss: float, seconds: float) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from pyfacs.errors import InputError, require_extra
-from pyfacs.train.budget import deadline_in, epoch_saver
+from pyfacs.train.budget import deadline_in, epoch_saver, load_checkpoint, save_atomically
 from pyfacs.train.config import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -129,7 +129,7 @@ def _run(cfg: TrainConfig, run_dir: Path, torch, deadline: float | None = None) 
     (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(), sort_keys=False))
     try:
         return _train(cfg, run_dir, torch, deadline)
-    except Exception:
+    except BaseException:  # (Ctrl-C too)
         # a run refused (or failed) before it trained anything leaves nothing behind to block the corrected one
         if fresh and {f.name for f in run_dir.iterdir()} <= {"config.yaml", "provenance.json"}:
             for f in list(run_dir.iterdir()):
@@ -186,9 +186,10 @@ def _train(cfg: TrainConfig, run_dir: Path, torch, deadline: float | None) -> di
             oof[test] = _fit_predict(cfg, data, train, test, run_dir / f"fold{k}.ckpt", torch, deadline)
             if not np.isfinite(oof[test]).all():
                 raise InputError(f"fold {k} diverged (its predictions are not numbers): lower optim.lr")
-            np.save(pred_file, oof[test])
-            torch.save({"torch": torch.get_rng_state(), "numpy": np.random.get_state()},
-                       run_dir / f"fold{k}_rng.pt")
+            # the random state first: the predictions' file marks the fold done
+            save_atomically(run_dir / f"fold{k}_rng.pt", lambda f: torch.save(
+                {"torch": torch.get_rng_state(), "numpy": np.random.get_state()}, f))
+            save_atomically(pred_file, lambda f: np.save(f, oof[test]))
         previous = k
         fold_f1[str(k)] = presence_metrics(data.labels[test], oof[test], data.label_names)["mean_f1"]
     done = ~np.isnan(oof[:, 0])
@@ -243,7 +244,7 @@ def _fit_predict(cfg, data, train, test, ckpt: Path, torch, deadline: float | No
     model = build_mefarg(cfg.model, data.labels.shape[1])
     state, start = None, 0
     if ckpt.is_file():
-        saved = torch.load(ckpt, weights_only=False)
+        saved = load_checkpoint(ckpt)
         state, start = saved["state"], saved["epoch"] + 1
         log.info("resuming %s from epoch %d", ckpt.name, start)
     fit_mefarg(model, data.images[train], data.labels[train], cfg.optim, cfg.seed,
@@ -259,7 +260,7 @@ def _final_model(cfg, data, run_dir: Path, torch, deadline: float | None = None)
         model = build_mefarg(cfg.model, data.labels.shape[1])
         ckpt, state, start = run_dir / "final.ckpt", None, 0
         if ckpt.is_file():
-            saved = torch.load(ckpt, weights_only=False)
+            saved = load_checkpoint(ckpt)
             state, start = saved["state"], saved["epoch"] + 1
         fit_mefarg(model, data.images, data.labels, cfg.optim, cfg.seed,
                    on_epoch=epoch_saver(ckpt, cfg.optim.epochs, deadline), start_epoch=start, state=state)
