@@ -424,6 +424,15 @@ def test_a_run_refused_before_training_leaves_nothing_and_a_changed_input_is_ref
         _check_same_inputs(tmp_path / "old", {"data_fingerprint": "a", "cfg_sha256": "c"})
     with pytest.raises(InputError, match="the data changed"):
         _check_same_inputs(tmp_path / "old", {"data_fingerprint": "z", "cfg_sha256": "b"})
+    (tmp_path / "old" / "provenance.json").write_text(json.dumps({"init_sha256": "a", "landmarks_fingerprint": "b"}))
+    with pytest.raises(InputError, match="the model.init weights changed"):
+        _check_same_inputs(tmp_path / "old", {"init_sha256": "c", "landmarks_fingerprint": "b"})
+    # a folder that holds something else is no run directory: its files would be overwritten
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "metrics.json").write_text('{"precious": 1}')
+    with pytest.raises(InputError, match="holds other files and no run"):
+        run(load_config(p), tmp_path / "mine")
+    assert (tmp_path / "mine" / "metrics.json").read_text() == '{"precious": 1}'
 
 
 def test_a_changed_thread_count_is_another_run_and_cfg_files_are_read_kindly(tmp_path):

@@ -92,6 +92,9 @@ def _check_run_dir(run_dir: Path, cfg: TrainConfig) -> None:
     if run_dir.exists() and not run_dir.is_dir():
         raise InputError(f"--run-dir {run_dir} is a file; name a folder")
     saved = run_dir / "config.yaml"
+    if not saved.is_file() and run_dir.is_dir() and any(run_dir.iterdir()):
+        raise InputError(f"--run-dir {run_dir or '.'} holds other files and no run (its files would be "
+                         f"overwritten); name a new or empty folder")
     if not saved.is_file() or not saved.read_text().strip():  # (empty: killed while writing it)
         return
     try:
@@ -224,7 +227,8 @@ def _check_same_inputs(run_dir: Path, provenance: dict) -> dict:
         old = json.loads(old_file.read_text())
     except ValueError:
         return {}  # (damaged: rewritten below)
-    for key, what in (("data_fingerprint", "the data"), ("cfg_sha256", "the model.cfg file")):
+    for key, what in (("data_fingerprint", "the data"), ("cfg_sha256", "the model.cfg file"),
+                      ("landmarks_fingerprint", "the landmarks"), ("init_sha256", "the model.init weights")):
         if key in old and old[key] != provenance.get(key):
             raise InputError(f"{run_dir} was trained on other inputs: {what} changed since ({key} "
                              f"{str(old[key])[:12]}... there, {str(provenance.get(key))[:12]}... now); "
