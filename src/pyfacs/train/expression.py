@@ -251,10 +251,7 @@ def run_expression(cfg: TrainConfig, run_dir: Path, provenance: dict, deadline: 
         provenance["init_sha256"] = load_initial_weights(model, cfg.model.init)
     from pyfacs.train.runner import _check_same_inputs
 
-    earlier = _check_same_inputs(run_dir, provenance)  # (a resumed run: the epochs done saw these inputs)
-    if earlier.get("git_commit") and earlier["git_commit"] != provenance["git_commit"]:
-        provenance["resumed_at"] = [*earlier.get("resumed_at", []), provenance["git_commit"]]
-        provenance["git_commit"] = earlier["git_commit"]
+    _check_same_inputs(run_dir, provenance)  # (a resumed run: the epochs done saw these inputs)
     others = []  # model.average_with, loaded now so that a wrong path fails before the training
     for ref in cfg.model.average_with:
         other = ESR(cfg.model.ensemble_size, n_classes=len(LABELS), width=cfg.model.width)

@@ -163,11 +163,7 @@ def _train(cfg: TrainConfig, run_dir: Path, torch, deadline: float | None) -> di
         from pyfacs.models.hub import sha256_of
 
         provenance["cfg_sha256"] = sha256_of(Path(cfg.model.cfg))
-    earlier = _check_same_inputs(run_dir, provenance)
-    if earlier.get("git_commit") and earlier["git_commit"] != provenance["git_commit"]:
-        # resumed at another commit: the folds already done were trained at the first one
-        provenance["resumed_at"] = [*earlier.get("resumed_at", []), provenance["git_commit"]]
-        provenance["git_commit"] = earlier["git_commit"]
+    _check_same_inputs(run_dir, provenance)
     (run_dir / "provenance.json").write_text(json.dumps(provenance, indent=2))
     if len(set(data.subjects)) < cfg.data.folds:
         raise InputError(f"{len(set(data.subjects))} subjects cannot make {cfg.data.folds} subject-independent folds: "
@@ -217,23 +213,26 @@ def _restore_random_state(torch, path: Path) -> None:
     np.random.set_state(saved["numpy"])
 
 
-def _check_same_inputs(run_dir: Path, provenance: dict) -> dict:
-    """A resumed run must see the data and network description its finished folds saw; the earlier
-    provenance (empty for a new run)."""
+def _check_same_inputs(run_dir: Path, provenance: dict) -> None:
+    """A resumed run must see the data and network description its finished folds (or epochs) saw;
+    resumed at another commit, ``provenance`` keeps the first one (the work done was trained there)
+    and lists the others in ``resumed_at``."""
     old_file = run_dir / "provenance.json"
     if not old_file.is_file():
-        return {}
+        return
     try:
         old = json.loads(old_file.read_text())
     except ValueError:
-        return {}  # (damaged: rewritten below)
+        return  # (damaged: rewritten by the caller)
     for key, what in (("data_fingerprint", "the data"), ("cfg_sha256", "the model.cfg file"),
                       ("landmarks_fingerprint", "the landmarks"), ("init_sha256", "the model.init weights")):
         if key in old and old[key] != provenance.get(key):
             raise InputError(f"{run_dir} was trained on other inputs: {what} changed since ({key} "
                              f"{str(old[key])[:12]}... there, {str(provenance.get(key))[:12]}... now); "
                              "use another --run-dir, or delete that one to start over")
-    return old
+    if old.get("git_commit") and old["git_commit"] != provenance.get("git_commit"):
+        provenance["resumed_at"] = [*old.get("resumed_at", []), provenance.get("git_commit")]
+        provenance["git_commit"] = old["git_commit"]
 
 
 def _fit_predict(cfg, data, train, test, ckpt: Path, torch, deadline: float | None = None) -> np.ndarray:
