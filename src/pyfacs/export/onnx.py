@@ -158,8 +158,9 @@ def quantize_int8(path: str | Path, calibration: np.ndarray, *, held_out: np.nda
                   "mean_abs_diff": float(np.abs(before - after).mean())}
         if before_held is not None:
             after_held = outputs(quantized, held_out)
-            labels = min(before_held.shape[1], len(json.loads(metadata.get("labels", "[]"))) or before_held.shape[1])
-            agree = float((before_held[:, :labels].argmax(1) == after_held[:, :labels].argmax(1)).mean())
+            # the class probabilities: the outputs after them (valence, arousal) are not classes
+            classes = len(json.loads(metadata["labels"])) if "labels" in metadata else before_held.shape[1]
+            agree = float((before_held[:, :classes].argmax(1) == after_held[:, :classes].argmax(1)).mean())
             change |= {"held_out_images": len(held_out), "held_out_max_abs_diff":
                        float(np.abs(before_held - after_held).max()), "held_out_label_agreement": agree}
             if not np.isfinite(after_held).all():
