@@ -483,3 +483,69 @@ def test_a_labels_file_without_rows_and_a_mean_f1_without_positives_are_said_pla
     with pytest.raises(InputError, match="labels.csv lists no images"):
         prepare(DataConfig(root=str(tmp_path)), 48)
     assert _score(None) == "n/a (no AU has a positive)" and _score(0.51234) == "0.512"
+
+
+def test_data_moved_elsewhere_resumes_but_an_input_added_is_another_config(tmp_path):
+    import yaml
+
+    from pyfacs.train.runner import _check_run_dir
+
+    p = tmp_path / "c.yaml"
+    p.write_text("name: x\ntask: expression\ndata: {root: here}\n")
+    cfg = load_config(p)
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump()))
+    cfg.data.root = str(tmp_path / "moved")  # the same data (its fingerprint is compared on resume)
+    _check_run_dir(tmp_path / "run", cfg)
+    cfg.model.init = "esr9.fer2013"  # weights the finished epochs did not start from
+    with pytest.raises(InputError, match="model.init: None there, esr9.fer2013 now"):
+        _check_run_dir(tmp_path / "run", cfg)
+
+
+def test_a_file_system_failure_while_training_is_one_line_and_keeps_the_run(tmp_path, monkeypatch):
+    import errno
+
+    from pyfacs.train import runner
+
+    p = tmp_path / "c.yaml"
+    p.write_text("name: x\ndata: {root: .}\nmodel: {kind: hog-linear}\n")
+
+    def full_disk(cfg, run_dir, torch, deadline):
+        (run_dir / "fold0_pred.npy").write_bytes(b"done")  # work finished before the failure
+        raise OSError(errno.ENOSPC, "No space left on device", str(run_dir / "metrics.json"))
+
+    monkeypatch.setattr(runner, "_train", full_disk)
+    with pytest.raises(InputError, match=r"training stopped: .*metrics.json: No space left on device; what the "
+                                         r"run finished is kept"):
+        runner.run(load_config(p), tmp_path / "run")
+    assert (tmp_path / "run" / "fold0_pred.npy").is_file()
+
+    def bug(cfg, run_dir, torch, deadline):
+        raise OSError("not the file system's")  # (no errno: a bug stays an internal error)
+
+    monkeypatch.setattr(runner, "_train", bug)
+    with pytest.raises(OSError, match="not the file system's"):
+        runner.run(load_config(p), tmp_path / "run")
+
+
+def test_reproduce_names_what_changed():
+    from pyfacs.train.runner import metric_differences
+
+    old = {"cv": {"mean_f1": 0.5, "per_au": {"AU01": {"f1": 0.4}}}, "fold_mean_f1": {"0": 0.5}, "x": [1, 2]}
+    assert metric_differences(old, json.loads(json.dumps(old))) == []
+    new = {"cv": {"mean_f1": 0.51, "per_au": {"AU01": {"f1": 0.4}}}, "fold_mean_f1": {"0": 0.5}, "x": [1, 3]}
+    assert metric_differences(old, new) == ["cv.mean_f1: 0.5 there, 0.51 now", "x.1: 2 there, 3 now"]
+
+
+@pytest.mark.data
+def test_a_time_budget_pauses_between_folds_rather_than_start_the_next_one(tmp_path):
+    from pyfacs.train.budget import TrainingPaused
+    from pyfacs.train.runner import run
+
+    shared_path("data", "ckplus48")
+    cfg = load_config(Path(__file__).resolve().parents[1] / "configs" / "smoke" / "mefarg_ckplus_smoke.yaml")
+    cfg.data.only_folds, cfg.optim.epochs = [0, 1], 1
+    with pytest.raises(TrainingPaused, match="after fold 0"):  # (fold 0's one epoch was its last)
+        run(cfg, tmp_path / "paused", minutes=0)
+    assert (tmp_path / "paused" / "fold0_pred.npy").is_file() and not (tmp_path / "paused" / "fold1.ckpt").exists()
+    assert json.dumps(run(cfg, tmp_path / "paused", minutes=0)) == json.dumps(run(cfg, tmp_path / "whole"))

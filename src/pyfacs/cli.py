@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import os
 import sys
@@ -358,7 +359,7 @@ def reproduce(
     from pyfacs.train.config import load_config
 
     require_extra("torch", "train")
-    from pyfacs.train.runner import run
+    from pyfacs.train.runner import metric_differences, run
 
     saved = run_dir / "metrics.json"
     if not (run_dir / "config.yaml").is_file() or not saved.is_file():
@@ -370,7 +371,14 @@ def reproduce(
     if again == saved.read_bytes():
         typer.echo(f"reproduced: {run_dir}/metrics.json is identical")
         return
-    typer.echo(f"NOT reproduced: {saved} differs from the new run's metrics.json", err=True)
+    try:
+        diffs = metric_differences(json.loads(saved.read_bytes()), json.loads(again))
+    except ValueError:
+        diffs = [f"{saved} is not JSON"]
+    diffs = diffs or ["the same figures, written differently"]
+    more = f" (and {len(diffs) - 3} more)" if len(diffs) > 3 else ""
+    typer.echo(f"NOT reproduced: {saved} differs from the new run's metrics.json: {'; '.join(diffs[:3])}{more}",
+               err=True)
     raise typer.Exit(1)
 
 

@@ -249,15 +249,15 @@ def run_expression(cfg: TrainConfig, run_dir: Path, provenance: dict, deadline: 
     model = ESR(cfg.model.ensemble_size, n_classes=len(LABELS), width=cfg.model.width)
     if cfg.model.init is not None:
         provenance["init_sha256"] = load_initial_weights(model, cfg.model.init)
-    from pyfacs.train.runner import _check_same_inputs
-
-    _check_same_inputs(run_dir, provenance)  # (a resumed run: the epochs done saw these inputs)
     others = []  # model.average_with, loaded now so that a wrong path fails before the training
     for ref in cfg.model.average_with:
         other = ESR(cfg.model.ensemble_size, n_classes=len(LABELS), width=cfg.model.width)
         provenance.setdefault("average_with_sha256", []).append(
             load_initial_weights(other, ref, "model.average_with"))
         others.append(other.state_dict())
+    from pyfacs.train.runner import _check_same_inputs
+
+    _check_same_inputs(run_dir, provenance)  # (a resumed run: the epochs done saw these inputs)
     (run_dir / "provenance.json").write_text(json.dumps(provenance, indent=2))
     # channels-last convolutions: faster on a GPU, and 0-20% faster on the 2-core CPUs (interleaved runs)
     model = model.to(memory_format=torch.channels_last)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from pyfacs.errors import InputError, require_extra
-from pyfacs.train.budget import deadline_in, epoch_saver, load_checkpoint, save_atomically
+from pyfacs.train.budget import deadline_in, epoch_saver, load_checkpoint, pause_if_spent, save_atomically
 from pyfacs.train.config import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -84,6 +84,11 @@ def run(cfg: TrainConfig, run_dir: str | Path, *, minutes: float | None = None) 
     return _run(cfg, Path(run_dir), torch, deadline)
 
 
+# config entries that locate an input whose contents provenance.json fingerprints
+INPUT_PATHS = ("data.root", "data.video", "data.labels", "data.landmarks", "model.cfg", "model.init",
+               "model.average_with")
+
+
 def _check_run_dir(run_dir: Path, cfg: TrainConfig) -> None:
     """A run directory resumes only the config it was started with: another one would mix two
     trainings' checkpoints (or fail on their shapes) and overwrite the config that reproduces it."""
@@ -105,11 +110,31 @@ def _check_run_dir(run_dir: Path, cfg: TrainConfig) -> None:
     # how to run, not what: a run may move to another machine. (Not threads: on a CPU the sums of
     # 1 and 2 threads round differently, so a run that changes them mid-way reproduces neither.)
     machine = {"device"}
-    changed = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k) and k not in machine)
+    # where the inputs lie, not what they hold: data moved to another folder is the same data, and
+    # its contents are compared by fingerprint (_check_same_inputs); an input added or dropped is a change
+    moved = {k for k in INPUT_PATHS if _moved(old.get(k), new.get(k))}
+    changed = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k) and k not in machine | moved)
     if changed:
         k = changed[0]
         raise InputError(f"{run_dir} holds a run of another config ({k}: {old.get(k)} there, {new.get(k)} now); "
                          "use another --run-dir, or delete that one to start over")
+
+
+def _moved(old, new) -> bool:
+    """Both name inputs (and as many: model.average_with is a list), perhaps elsewhere."""
+    if not old or not new:
+        return False
+    return not isinstance(old, list) or (isinstance(new, list) and len(old) == len(new))
+
+
+def metric_differences(old, new, prefix: str = "") -> list[str]:
+    """Where two metrics.json trees differ, as ``key: value there, value now`` (``pyfacs reproduce``)."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return [d for k in sorted(old.keys() | new.keys(), key=str)
+                for d in metric_differences(old.get(k), new.get(k), f"{prefix}{k}.")]
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        return [d for i, (a, b) in enumerate(zip(old, new)) for d in metric_differences(a, b, f"{prefix}{i}.")]
+    return [] if old == new else [f"{prefix.rstrip('.')}: {old} there, {new} now"]
 
 
 def _flat(d: dict, prefix: str = "") -> dict:
@@ -131,7 +156,14 @@ def _run(cfg: TrainConfig, run_dir: Path, torch, deadline: float | None = None) 
                          "choose another --run-dir") from None
     (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(), sort_keys=False))
     try:
-        return _train(cfg, run_dir, torch, deadline)
+        try:
+            return _train(cfg, run_dir, torch, deadline)
+        except OSError as exc:
+            if exc.errno is None:  # (not the file system's: a bug, reported as one)
+                raise
+            raise InputError(f"training stopped: {exc.filename or run_dir}: {exc.strerror}; what the run "
+                             f"finished is kept in {run_dir}, and the same command resumes once that is "
+                             "fixed (free some space, or choose another --run-dir)") from None
     except BaseException:  # (Ctrl-C too)
         # a run refused (or failed) before it trained anything leaves nothing behind to block the corrected one
         if fresh and {f.name for f in run_dir.iterdir()} <= {"config.yaml", "provenance.json"}:
@@ -173,6 +205,7 @@ def _train(cfg: TrainConfig, run_dir: Path, torch, deadline: float | None) -> di
     oof = np.full(data.labels.shape, np.nan, np.float32)
     fold_f1 = {}
     previous = None
+    trained_here = False  # (--minutes 0 still trains an epoch: each call makes progress)
     for k in wanted:
         pred_file = run_dir / f"fold{k}_pred.npy"
         test = folds[k]
@@ -180,6 +213,9 @@ def _train(cfg: TrainConfig, run_dir: Path, torch, deadline: float | None) -> di
         if pred_file.is_file():  # resumed: this fold is done
             oof[test] = np.load(pred_file)
         else:
+            if trained_here:
+                pause_if_spent(deadline, f"fold {previous}", cfg.model.kind == "mefarg")
+            trained_here = True
             if previous is not None:  # start from the random state an uninterrupted run has here
                 _restore_random_state(torch, run_dir / f"fold{previous}_rng.pt")
             oof[test] = _fit_predict(cfg, data, train, test, run_dir / f"fold{k}.ckpt", torch, deadline)
@@ -196,6 +232,8 @@ def _train(cfg: TrainConfig, run_dir: Path, torch, deadline: float | None) -> di
                "cv": presence_metrics(data.labels[done], oof[done], data.label_names), "fold_mean_f1": fold_f1}
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
     if cfg.export_full:
+        if trained_here and not (run_dir / "final.ckpt").is_file():
+            pause_if_spent(deadline, "the last fold", cfg.model.kind == "mefarg")
         if previous is not None:  # (resumed after the last fold: its weights are drawn from this state too)
             _restore_random_state(torch, run_dir / f"fold{previous}_rng.pt")
         _final_model(cfg, data, run_dir, torch, deadline)
@@ -225,7 +263,8 @@ def _check_same_inputs(run_dir: Path, provenance: dict) -> None:
     except ValueError:
         return  # (damaged: rewritten by the caller)
     for key, what in (("data_fingerprint", "the data"), ("cfg_sha256", "the model.cfg file"),
-                      ("landmarks_fingerprint", "the landmarks"), ("init_sha256", "the model.init weights")):
+                      ("landmarks_fingerprint", "the landmarks"), ("init_sha256", "the model.init weights"),
+                      ("average_with_sha256", "the model.average_with weights")):
         if key in old and old[key] != provenance.get(key):
             raise InputError(f"{run_dir} was trained on other inputs: {what} changed since ({key} "
                              f"{str(old[key])[:12]}... there, {str(provenance.get(key))[:12]}... now); "

@@ -114,6 +114,12 @@ def run_sequence(cfg: TrainConfig, run_dir: Path, provenance: dict) -> dict:
 
     labels = load_video_labels(cfg.data.video, cfg.data.labels, columns=cfg.data.label_columns,
                                fmt=cfg.data.labels_format)
+    h = hashlib.sha256(Path(cfg.data.video).read_bytes())
+    h.update(Path(cfg.data.labels).read_bytes())
+    provenance.update({"data_fingerprint": h.hexdigest(), "video": cfg.data.video, "labels": cfg.data.labels})
+    from pyfacs.train.runner import _check_same_inputs
+
+    _check_same_inputs(run_dir, provenance)  # (the features cached there were read from that video)
     cache = run_dir / "features.npz"
     if cache.is_file():
         z = np.load(cache)
@@ -121,10 +127,7 @@ def run_sequence(cfg: TrainConfig, run_dir: Path, provenance: dict) -> dict:
     else:
         feats, frames, n_au = video_features(labels.video, cfg.data.limit)
         np.savez(cache, feats=feats, frames=frames, n_au=n_au)
-    h = hashlib.sha256(Path(cfg.data.video).read_bytes())
-    h.update(Path(cfg.data.labels).read_bytes())
-    provenance.update({"data_fingerprint": h.hexdigest(), "video": cfg.data.video, "labels": cfg.data.labels,
-                       "features_fingerprint": hashlib.sha256(feats.tobytes()).hexdigest()})
+    provenance["features_fingerprint"] = hashlib.sha256(feats.tobytes()).hexdigest()
     (run_dir / "provenance.json").write_text(json.dumps(provenance, indent=2))
     # labelled frames that have a face; windows within each run of frames with the face, as analyze cuts them
     has_face = ~np.isnan(feats).any(1)
