@@ -183,6 +183,9 @@ def test_unavailable_openface_falls_back_to_the_embedded_model(tmp_path, monkeyp
     assert not [c for c in t.data.columns if c.endswith("_r")]  # no invented intensities
     assert any("openface.au-2.2 is unavailable" in r.message for r in caplog.records)
     assert t.data["AU12_p"].iloc[0] > 0.5 and t.data["AU12_c"].iloc[0] == 1  # the astronaut smiles
+    caplog.clear()  # a loop over photos: OpenFace's files are looked for once, and said once
+    pyfacs.analyze(tmp_path / "a.png")
+    assert not any("unavailable" in r.message or "downloading" in r.message for r in caplog.records)
     from pyfacs.errors import InputError
 
     with pytest.raises(InputError, match="unknown AU model"):

@@ -8,6 +8,7 @@ Still images use the static models, as OpenFace does for single images.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -172,15 +173,23 @@ class SequenceAUHead:
         return out
 
 
+# where OpenFace's files were looked for in vain (mirror, cache, offline), in this process
+_OPENFACE_UNAVAILABLE: set[tuple] = set()
+
+
 def make_au_head(name: str | None, *, static: bool = False) -> OpenFaceAUHead | EmbeddedAUHead | SequenceAUHead | None:
     """The head called ``name``. ``"auto"`` is OpenFace's when its files can be had; otherwise, said
     in one log line, pyfacs's embedded ``audetnet.ckplus`` (never invented values)."""
     if name in (None, "none"):
         return None
     if name == "auto":
+        where = tuple(os.environ.get(v) for v in ("PYFACS_MODEL_MIRROR", "PYFACS_HOME", "PYFACS_OFFLINE"))
+        if where in _OPENFACE_UNAVAILABLE:  # (a loop of analyze calls: one attempt and one warning, not one each)
+            return EmbeddedAUHead()
         try:
             return OpenFaceAUHead(static=static)
         except ModelUnavailableError as exc:
+            _OPENFACE_UNAVAILABLE.add(where)
             log.warning("AUs from the embedded model audetnet.ckplus: openface.au-2.2 is unavailable (%s)", exc)
             return EmbeddedAUHead()
     if name not in AU_HEADS:
