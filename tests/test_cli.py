@@ -262,3 +262,18 @@ def test_fps_goes_with_sequence(tmp_path, astronaut):
                            "--fps sets the frame rate of a --sequence folder")
     _assert_one_line_error(run("analyze", tmp_path, "-o", tmp_path / "o.csv", "--sequence", "--fps", "0"),
                            "fps (--fps) must be a positive number")
+
+
+def test_a_truncated_video_says_its_earlier_rows_are_in_the_output(tmp_path, astronaut):
+    from conftest import write_video
+
+    full = write_video(tmp_path / "full.avi", [np.roll(astronaut, 4 * i, axis=1) for i in range(40)])
+    data = full.read_bytes()
+    (tmp_path / "cut.avi").write_bytes(data[: len(data) // 2])
+    res = run("analyze", tmp_path / "cut.avi", "-o", tmp_path / "o.csv", "-q", "--au-model", "none",
+              "--expression-model", "none")
+    _assert_one_line_error(res, "the file is truncated; the rows of its frames before that are in the output")
+    assert 5 <= len(pd.read_csv(tmp_path / "o.csv")) < 40
+    res = run("bench", tmp_path / "cut.avi", "--au-model", "none", "--expression-model", "none")
+    _assert_one_line_error(res, "the file is truncated")
+    assert "rows" not in res.stderr  # (bench writes none)

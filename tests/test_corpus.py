@@ -108,6 +108,7 @@ def test_an_unexpected_error_in_one_video_is_recorded_and_the_run_goes_on(corpus
     results = analyze_corpus(corpus, tmp_path / "out", options=NO_HEADS)
     assert [r["status"] for r in results] == ["ok", "error", "ok", "ok"]
     assert "unexpected RuntimeError (a bug)" in results[1]["error"]
+    assert results[1]["output"] is None and results[0]["output"].endswith(".parquet")  # (no table kept for it)
     monkeypatch.undo()
     assert [r["source"] for r in analyze_corpus(corpus, tmp_path / "out", options=NO_HEADS)] == [results[1]["source"]]
 
@@ -155,3 +156,47 @@ def test_a_worker_process_that_dies_costs_only_the_files_in_flight(corpus, tmp_p
     assert len(results) == 4 and status["clip1.mp4"] == "error"
     assert list(status.values()).count("ok") >= 2  # (clip0 or clip2 may have been in flight beside it)
     assert status["clip3.mp4"] == "ok"
+
+
+def test_a_linked_video_is_done_once_and_the_users_own_files_are_left_alone(corpus, tmp_path):
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    (linked / "mine.mp4").symlink_to(corpus / "clip0.mp4")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.parquet.part").write_text("precious")  # not a file in progress of ours
+    (out / "manifest.jsonl").write_text('{"mine": 1}\n')  # not a manifest of an earlier pyfacs
+    assert [r["status"] for r in analyze_corpus(linked, out, options=NO_HEADS)] == ["ok"]
+    assert analyze_corpus(linked, out, options=NO_HEADS) == []  # restarted: the link's video is done
+    assert (out / "notes.parquet.part").read_text() == "precious"
+    assert (out / "manifest.jsonl").read_text() == '{"mine": 1}\n'
+    assert len((out / MANIFEST).read_text().splitlines()) == 1
+
+
+def test_a_stopped_run_with_workers_ends_quietly_and_records_what_it_finished(tmp_path, face_video):
+    import os
+    import shutil
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    for k in range(6):
+        shutil.copy(face_video, videos / f"v{k}.mp4")
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "pyfacs.cli", "analyze-corpus", str(videos), "-o", str(out),
+                             "-q", "--workers", "2"], stderr=subprocess.PIPE, text=True)
+    children = f"/proc/{proc.pid}/task/{proc.pid}/children"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None and not (os.path.exists(children)
+                                                                        and open(children).read().strip()):
+        time.sleep(0.1)
+    time.sleep(2)  # the workers are analysing
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "Traceback" not in err, err
+    recorded = {json.loads(line)["output"] for line in (out / MANIFEST).read_text().splitlines()} \
+        if (out / MANIFEST).exists() else set()
+    assert {str(p) for p in out.glob("*.parquet")} <= recorded  # no finished table left out of the manifest

@@ -410,3 +410,12 @@ def test_landmarks_from_a_pyfeat_csv_are_the_ones_used(tmp_path, face_video):
                             expression_model=None).faces
     assert len(theirs) == len(ours) == 40
     assert np.allclose(theirs["lmk68_x_30"].to_numpy(), ours["lmk68_x_30"].to_numpy() + 5, atol=1e-3)
+
+
+@pytest.mark.data
+def test_facetable_read_points_to_the_reader_of_other_tools_files(caplog):
+    import pyfacs
+
+    with pytest.raises(InputError, match="another tool's results .* pyfacs.io.interop.read_table"):
+        pyfacs.FaceTable.read(shared_path("interop", "pyfeat_tests", "OpenFace_Test.csv"))
+    assert "line end" not in caplog.text  # (not ours: its last line is not judged)

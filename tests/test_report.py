@@ -138,3 +138,19 @@ def test_plots_of_tables_with_presence_probabilities_only_or_unnormalised_expres
     assert [round(b.get_height(), 2) for b in bars] == [0.5]  # AU12 present (p >= 0.5) in 2 of 4 frames
     ax = table.plot_expressions(0).axes[0]
     assert len(ax.lines) == 2 and ax.get_ylim()[1] >= 1.0 and not ax.collections  # lines, not a stack over 1
+
+
+def test_report_of_presence_probabilities_and_scores_only_has_occurrence_expressions_and_gaps(tmp_path):
+    from pyfacs.viz.plots import plot_au_timeseries
+    from pyfacs.viz.report import write_report
+
+    frames = [f for f in range(30) if not 10 <= f < 20]  # the face is away for frames 10-19
+    df = pd.DataFrame({"source": "v.csv", "frame": frames, "timestamp_s": np.array(frames) / 10,
+                       "face_id": 0, "AU12_p": 0.9, "expr_happy": 0.9, "expr_sad": 0.3})  # (py-feat, iMotions)
+    page = write_report(pyfacs.FaceTable(df), tmp_path / "r.html").read_text()
+    assert "<h2>AU occurrence</h2>" in page and "expressions person 0" in page
+    x = plot_au_timeseries(df, 0).axes[0].get_lines()[0].get_xdata()
+    assert np.isnan(np.asarray(x, float)).sum() == 1  # the line breaks once, where the face was away
+    still = df.head(1).assign(source="photo.jpg")
+    page = write_report(pyfacs.FaceTable(still), tmp_path / "s.html").read_text()
+    assert "<td>happy</td><td>AU12</td>" in page  # the top score and the AUs with p >= 0.5

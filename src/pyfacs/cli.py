@@ -138,9 +138,11 @@ def analyze(
     sink = StagedSink(output, analyzer.columns, meta)
     counts = {"faces": 0, "frames": 0}
     persons: set[tuple[str, int]] = set()  # (source, face_id): people in videos
+    written_from: set[str] = set()  # sources with rows in the output
 
     def on_table(df: pd.DataFrame) -> None:
         sink.write(df)
+        written_from.update(df["source"].unique())
         counts["frames"] += int(df[["source", "frame"]].drop_duplicates().shape[0])
         counts["faces"] += int(df["face_id"].notna().sum())
         seen = df[df["face_id"].notna()]
@@ -170,7 +172,8 @@ def analyze(
     def on_error(err) -> None:
         if not is_video(Path(err.source)):
             image_done()  # (a failed image never reached on_progress)
-        console.print(f"[red]error:[/red] {err.message}", highlight=False, soft_wrap=True)
+        kept = "; the rows of its frames before that are in the output" if err.source in written_from else ""
+        console.print(f"[red]error:[/red] {err.message}{kept}", highlight=False, soft_wrap=True)
 
     interrupted = True  # until the run returns: Ctrl-C, SIGTERM, or an error that ends it
     try:

@@ -359,14 +359,17 @@ class FaceTable:
                 # (exact floats; JSON: no column taken for dates, none narrowed to integers)
                 df = pd.read_csv(path, float_precision="round_trip") if suffix == ".csv" else \
                     pd.read_json(path, lines=True, dtype=False, convert_dates=False, precise_float=True)
-                _warn_if_cut(path)
         except (ValueError, OSError) as exc:  # pyarrow's and pandas's parse errors are ValueErrors
             raise InputError(f"{path} cannot be read as a {suffix[1:]} table ({str(exc).splitlines()[0]})") from None
         if df.columns.empty and suffix == ".jsonl":  # a run that analysed no frame writes no line
             df = pd.DataFrame(columns=["source", "frame", "timestamp_s", "face_id"])
         missing = [c for c in ("source", "frame", "timestamp_s", "face_id") if c not in df.columns]
         if missing:
-            raise InputError(f"{path} is not a table pyfacs analyze wrote (no {missing[0]} column)")
+            raise InputError(f"{path} is not a table pyfacs analyze wrote (no {missing[0]} column); another "
+                             "tool's results (OpenFace, py-feat, iMotions, Affectiva) are read by "
+                             "pyfacs.io.interop.read_table")
+        if suffix != ".parquet":
+            _warn_if_cut(path)  # (a file of ours: another tool's is not ours to judge)
         _check_numbers(df, path)
         if suffix != ".parquet":  # analyze's float32, so that values read back compare equal to the original
             measured = [c for c in df.columns if schema.is_measured_column(str(c))

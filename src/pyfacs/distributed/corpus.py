@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import socket
 import time
 from collections.abc import Iterator
@@ -31,7 +32,7 @@ LOCK = "_running"  # locked by the run writing to the folder, which it names
 @dataclass
 class FileResult:
     source: str
-    output: str
+    output: str | None  # (None: no table was kept; an error's is redone on the next run)
     status: str  # "ok" | "error"
     frames: int = 0
     faces: int = 0
@@ -64,9 +65,15 @@ def corpus_inputs(source: str | Path) -> list[Path]:
 
 
 def output_name(video: Path) -> str:
-    """``<stem>.<8 hex of the absolute path>.parquet``: unique when two folders hold the same name."""
-    digest = hashlib.sha1(str(video.resolve()).encode()).hexdigest()[:8]
+    """``<stem>.<8 hex of the absolute path>.parquet``: unique when two folders hold the same name.
+    Of the file itself: a symbolic link's table is its target's (the workers are given resolved paths)."""
+    video = video.resolve()
+    digest = hashlib.sha1(str(video).encode()).hexdigest()[:8]
     return f"{video.stem}.{digest}.parquet"
+
+
+# what a run leaves in progress: "<output_name>.part" (a user's own *.parquet.part is not ours)
+_OUR_PART = re.compile(r".*\.[0-9a-f]{8}\.parquet\.part")
 
 
 class CorpusWorker:
@@ -107,9 +114,10 @@ class CorpusWorker:
             errors = [SourceError(video, f"{video}: unexpected {type(exc).__name__} ({exc}); "
                                          f"the other videos go on; please report this")]
         finally:
-            sink.close(keep=errors == [])  # complete: only now does the file count as done
+            # complete: put in place by the run when it records the result (a table stopped before that is redone)
+            sink.close(keep=errors == [], place=False)
         models = {k: v.get("sha256") for k, v in meta.items() if isinstance(v, dict) and "sha256" in v}
-        result = FileResult(video, str(out), "error" if errors else "ok", counts["frames"], counts["faces"],
+        result = FileResult(video, None if errors else str(out), "error" if errors else "ok", counts["frames"], counts["faces"],
                             len(people), errors[0].message if errors else None, round(time.perf_counter() - t, 2),
                             models)
         return asdict(result)
@@ -117,7 +125,7 @@ class CorpusWorker:
 
 def failed(video: str, out_dir: Path, reason: str) -> dict:
     """The manifest line of a video whose worker failed (a process killed, e.g. out of memory)."""
-    return asdict(FileResult(video, str(out_dir / output_name(Path(video))), "error",
+    return asdict(FileResult(video, None, "error",
                              error=f"{video}: {reason}; it is redone on the next run"))
 
 
@@ -130,7 +138,7 @@ def analyze_corpus(source: str | Path | list[Path], out_dir: str | Path, *, engi
     """Analyse every video not done yet (``source``: a folder, a list file, or the videos
     :func:`corpus_inputs` found); returns this run's results (also appended to the manifest)."""
     from pyfacs.distributed.engines import run_local, run_ray
-    from pyfacs.io.sinks import check_writable
+    from pyfacs.io.sinks import check_writable, part_path
     from pyfacs.pipeline import Analyzer
 
     videos = source if isinstance(source, list) else corpus_inputs(source)
@@ -152,16 +160,19 @@ def analyze_corpus(source: str | Path | list[Path], out_dir: str | Path, *, engi
         analyzer = None  # (the workers build their own; its models need not stay in memory here)
     with _folder_lock(out_dir):
         legacy = out_dir / "manifest.jsonl"  # (its name in earlier versions)
-        if legacy.is_file() and not (out_dir / MANIFEST).exists():
+        if legacy.is_file() and not (out_dir / MANIFEST).exists() and _is_manifest(legacy):
             legacy.rename(out_dir / MANIFEST)
         _check_same_analysis(out_dir, metadata)
         for stale in out_dir.glob("*.parquet.part"):  # a crash's leftovers (no other run is writing: locked)
-            stale.unlink()
+            if _OUR_PART.fullmatch(stale.name):
+                stale.unlink()
         done = _done(out_dir)
         todo = list(dict.fromkeys(str(v.resolve()) for v in videos if output_name(v) not in done))  # (once each)
         results: list[dict] = []
 
         def record(r: dict) -> None:
+            if r["status"] == "ok":  # only now does the table count as done: never one the manifest lacks
+                os.replace(part_path(Path(r["output"])), r["output"])
             results.append(r)
             with open(out_dir / MANIFEST, "a") as f:
                 f.write(json.dumps(r) + "\n")
@@ -174,6 +185,16 @@ def analyze_corpus(source: str | Path | list[Path], out_dir: str | Path, *, engi
             else:
                 run_ray(todo, out_dir, workers, resolved, record)
     return results
+
+
+def _is_manifest(path: Path) -> bool:
+    """Written by pyfacs: its first line is a file's result (a user's own manifest.jsonl is not ours to move)."""
+    try:
+        with open(path) as f:
+            first = json.loads(f.readline())
+    except (OSError, ValueError):
+        return False
+    return isinstance(first, dict) and {"source", "status", "frames"} <= first.keys()
 
 
 def _analysis(meta: dict) -> dict:

@@ -44,15 +44,37 @@ def run_local(todo: list[str], out_dir: Path, workers: int, options: dict, recor
                 running.clear()
                 pool.shutdown(wait=False, cancel_futures=True)
                 pool = new_pool()
+    except BaseException:  # Ctrl-C, SIGTERM: files already finished are recorded, the others stop now
+        for future, video in running.items():
+            if future.done() and not future.cancelled() and future.exception() is None:
+                record(future.result())
+        _stop_workers(pool)
+        raise
     finally:
         pool.shutdown(cancel_futures=True)
+
+
+def _stop_workers(pool) -> None:
+    """End the pool's processes at once (their files in progress are redone on the next run), rather than
+    wait for them to finish videos whose results could no longer be recorded."""
+    if hasattr(pool, "terminate_workers"):  # Python 3.14+
+        pool.terminate_workers()
+        return
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.terminate()
 
 
 _POOL_WORKER: CorpusWorker | None = None
 
 
 def _init_process(options: dict) -> None:
+    import signal
+
     global _POOL_WORKER
+    # the main process answers Ctrl-C and SIGTERM (and stops the workers): not the CLI's handler that a
+    # forked worker inherits, which printed a traceback from each
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _POOL_WORKER = CorpusWorker(options)
 
 

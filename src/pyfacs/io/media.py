@@ -139,7 +139,7 @@ def _iter_sequence(folder: Path, fps: float) -> Iterator[Frame]:
         try:
             rgb = read_image(image)
         except InputError as exc:
-            raise InputError(f"{folder}: frame {index} ({exc}); rows up to there were kept") from None
+            raise InputError(f"{folder}: frame {index} ({exc}); fix or remove that frame") from None
         yield Frame(str(folder), index, index / fps, rgb)
 
 
@@ -202,14 +202,14 @@ def _iter_video(path: Path) -> Iterator[Frame]:
                 index += 1
         except (av.error.FFmpegError, OSError, ValueError) as exc:
             raise InputError(f"{path}: decoding stopped after {index} frames ({_msg(exc)}); "
-                             f"the file is truncated or corrupt, rows up to there were kept") from None
+                             f"the file is truncated or corrupt") from None
         if index == 0:
             raise InputError(f"{path} contains no decodable video frames; check the file or re-encode it")
         declared = _declared_frames(container, stream, fps)
         # headers may overstate by a few frames (no_face.mp4: 98 declared, 95 there); a cut file falls far short
         if declared and index < 0.9 * declared and declared - index >= 5:
             raise InputError(f"{path}: only {index} of the {declared} frames its header declares could be decoded; "
-                             f"the file is truncated, rows up to there were kept")
+                             f"the file is truncated")
 
 
 def _declared_frames(container, stream, fps: float) -> int:

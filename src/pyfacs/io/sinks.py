@@ -104,6 +104,12 @@ class JsonlSink:
         pass
 
 
+def part_path(target: Path) -> Path:
+    """Where :class:`StagedSink` writes ``target`` until it is complete."""
+    name = target.name
+    return target.with_name((name if len(name) <= 250 else name[:200]) + ".part")
+
+
 class StagedSink:
     """Writes to ``<output>.part`` and puts it in place on ``close``: an existing file is replaced
     only by a complete table with rows, never by an empty one from a run that analysed nothing or
@@ -113,8 +119,7 @@ class StagedSink:
     def __init__(self, path: str | Path, columns: list[str], metadata: dict):
         self.path = check_output_path(path)
         self.target = self.path.resolve() if self.path.is_symlink() else self.path  # (written through a link)
-        name = self.target.name
-        self.part = self.target.with_name((name if len(name) <= 250 else name[:200]) + ".part")
+        self.part = part_path(self.target)
         cls = {".parquet": ParquetSink, ".csv": CsvSink, ".jsonl": JsonlSink}[self.path.suffix.lower()]
         try:
             self._sink = cls(self.part, columns, metadata)
@@ -130,13 +135,17 @@ class StagedSink:
             raise InputError(f"cannot write more of {self.path} ({exc.strerror or exc})") from None
         self.rows += len(df)
 
-    def close(self, keep: bool | None = None, *, interrupted: bool = False) -> Path | None:
-        """Put the output in place if ``keep`` (default: if it has rows); the path written, or None."""
+    def close(self, keep: bool | None = None, *, interrupted: bool = False, place: bool = True) -> Path | None:
+        """Put the output in place if ``keep`` (default: if it has rows); the path written, or None.
+        ``place=False`` leaves a kept table under its temporary name (:func:`part_path`) for the caller
+        to put in place."""
         self._sink.close()
         keep = self.rows > 0 if keep is None else keep
         if not keep:
             self.part.unlink(missing_ok=True)
             return None
+        if not place:
+            return self.part
         target = self.target
         if interrupted and target.exists():  # an earlier, perhaps complete, table is worth more than part of one
             target = target.with_name(f"{target.stem}.partial{target.suffix}")

@@ -33,6 +33,25 @@ def _person(df: pd.DataFrame, face_id: int, source: str | None) -> pd.DataFrame:
     return rows.sort_values("frame")
 
 
+def _broken_at_gaps(rows: pd.DataFrame) -> pd.DataFrame:
+    """A blank row where the person is missing for a while (frames without their face), so that a line
+    plot breaks there rather than draws a straight line across."""
+    frames = rows["frame"].to_numpy(float)
+    if len(frames) < 3:
+        return rows
+    steps = np.diff(frames)
+    if not (steps > 0).any():
+        return rows
+    gaps = np.flatnonzero(steps > 1.5 * np.median(steps[steps > 0]))  # (the sampling step: --every 5 is no gap)
+    if not gaps.size:
+        return rows
+    pieces, start = [], 0
+    for g in gaps:
+        pieces += [rows.iloc[start:g + 1], pd.DataFrame({c: [np.nan] for c in rows.columns}, dtype=float)]
+        start = g + 1
+    return pd.concat(pieces + [rows.iloc[start:]], ignore_index=True)
+
+
 def _time_axis(rows: pd.DataFrame) -> tuple[pd.Series, str]:
     """Seconds, or frame numbers where the table has no times (py-feat's, for one)."""
     if rows["timestamp_s"].notna().any():
@@ -44,10 +63,11 @@ def plot_au_timeseries(df: pd.DataFrame, face_id: int, *, source: str | None = N
     """The person's ``top`` most active AUs over time."""
     rows = _person(df, face_id, source)
     cols = _au_value_columns(rows)
+    chosen = rows[cols].mean().sort_values(ascending=False).index[:top] if cols and len(rows) else []
+    rows = _broken_at_gaps(rows)
     fig, ax = _figure((9, 3))
     x, x_label = _time_axis(rows)
-    if cols and len(rows):
-        chosen = rows[cols].mean().sort_values(ascending=False).index[:top]
+    if len(chosen):
         for c in chosen:  # (one frame, a still image: points, which a line of one point does not show)
             ax.plot(x, rows[c], lw=1.2, label=c.split("_")[0], marker="o" if len(rows) == 1 else None)
         ax.legend(ncol=min(len(chosen), 8), fontsize=7, loc="upper right")
@@ -64,9 +84,12 @@ def plot_expression_timeseries(df: pd.DataFrame, face_id: int, *, source: str | 
     fig, ax = _figure((9, 2.6))
     x, x_label = _time_axis(rows)
     if cols and len(rows):
+        sums = np.nansum(rows[cols].to_numpy(float), axis=1)
+        stacked = len(rows) > 1 and np.nanmax(np.abs(sums - 1)) < 0.05  # one distribution per frame
+        rows = _broken_at_gaps(rows)
+        x, _ = _time_axis(rows)
         values = rows[cols].to_numpy(float)
-        sums = np.nansum(values, axis=1)
-        if len(rows) > 1 and np.nanmax(np.abs(sums - 1)) < 0.05:  # one distribution per frame: stacked
+        if stacked:
             ax.stackplot(x, values.T, labels=[c[5:] for c in cols], alpha=0.85)
             ax.set_ylim(0, 1)
         else:  # scored one by one (iMotions, Affectiva: they need not sum to 1), or a single frame
@@ -98,8 +121,9 @@ def plot_au_occurrence(df: pd.DataFrame):
     cols = [c for c in faces.columns if is_au_column(c) and c.endswith("_c")]
     if not cols:  # presence probabilities only (py-feat, iMotions): present where p >= 0.5
         probs = [c for c in faces.columns if is_au_column(c) and c.endswith("_p")]
-        faces = faces.assign(**{f"{c[:-2]}_c": (faces[c] >= 0.5).astype(float).where(faces[c].notna())
-                                for c in probs})
+        present = pd.DataFrame({f"{c[:-2]}_c": (faces[c] >= 0.5).astype(float).where(faces[c].notna())
+                                for c in probs}, index=faces.index)
+        faces = pd.concat([faces[["source", "face_id", "frame"]], present], axis=1)  # (one block: not column by column)
         cols = [f"{c[:-2]}_c" for c in probs]
     fig, ax = _figure((9, 3))
     if cols and len(faces):

@@ -70,11 +70,15 @@ def _still_images(faces: pd.DataFrame, n_images: int) -> list[str]:
     present) and one AU map over all of them."""
     from pyfacs.viz import plots
 
-    present = [c for c in faces.columns if is_au_column(c) and c.endswith("_c")]
+    present = _presence_columns(faces)
+    scores = [c for c in faces.columns if c.startswith("expr_") and c != "expr_label"]
     rows = []
     for _, r in faces.head(MAX_STILL_ROWS).iterrows():
         aus = " ".join(c.split("_")[0] for c in present if r[c] >= 0.5)
-        cells = [Path(r["source"]).name, int(r["face_id"]), r.get("expr_label", ""), aus]
+        label = r.get("expr_label")
+        if not isinstance(label, str) and scores and r[scores].notna().any():  # (other tools: scores only)
+            label = r[scores].astype(float).idxmax()[5:]
+        cells = [Path(r["source"]).name, int(r["face_id"]), label, aus]
         rows.append("<tr>" + "".join(f"<td>{html.escape(str(c) if isinstance(c, (str, int)) else '')}</td>"
                                      for c in cells) + "</tr>")
     more = f"<p>... and {len(faces) - MAX_STILL_ROWS} more faces (see the table itself)</p>" \
@@ -85,6 +89,12 @@ def _still_images(faces: pd.DataFrame, n_images: int) -> list[str]:
             + "".join(rows) + "</table>" + more,
             _img(_png(plots.plot_au_map(everyone, 0, title="Mean AU activity, all faces in still images")),
                  "AU map, all faces in still images")]
+
+
+def _presence_columns(df: pd.DataFrame) -> list[str]:
+    """AU presence: ``_c`` columns, else the presence probabilities (``_p``; py-feat, iMotions, Affectiva)."""
+    hard = [c for c in df.columns if is_au_column(c) and c.endswith("_c")]
+    return hard or [c for c in df.columns if is_au_column(c) and c.endswith("_p")]
 
 
 def write_report(table: FaceTable, output: str | Path) -> Path:
@@ -101,7 +111,7 @@ def write_report(table: FaceTable, output: str | Path) -> Path:
               if isinstance(v, dict) and "name" in v]
     parts.append(f"<p>{len(df)} rows, {len(faces)} faces, {faces[['source', 'face_id']].drop_duplicates().shape[0]}"
                  f" people; {html.escape(', '.join(models) or 'models: not recorded')}</p>")
-    if any(c.endswith("_c") and is_au_column(c) for c in df.columns):
+    if _presence_columns(df):
         parts.append("<h2>AU occurrence</h2>" + _img(_png(plots.plot_au_occurrence(df)), "AU occurrence"))
     stills = plots.still_sources(df)
     if stills:
@@ -115,7 +125,7 @@ def write_report(table: FaceTable, output: str | Path) -> Path:
             fid = int(fid)
             parts.append(f"<h3>Person {fid} ({int((per_source['face_id'] == fid).sum())} frames)</h3>")
             parts.append(_img(_png(plots.plot_au_timeseries(df, fid, source=source)), f"AUs person {fid}"))
-            if "expr_label" in df.columns:
+            if any(c.startswith("expr_") and c != "expr_label" for c in df.columns):
                 parts.append(_img(_png(plots.plot_expression_timeseries(df, fid, source=source)),
                                   f"expressions person {fid}"))
             parts.append(_img(_png(plots.plot_au_map(df, fid, source=source)), f"AU map person {fid}"))
