@@ -411,3 +411,47 @@ def test_frames_without_faces_get_the_full_range_model_every_detect_every_th_fra
     for _ in range(20):
         assert finder(np.full((270, 480, 3), 90, np.uint8)) == []
     assert len(calls) == 2  # frames 0 and 10: small faces far away are still looked for, at a tenth of the cost
+
+
+def test_with_every_the_detector_still_looks_every_detect_every_video_frames(tmp_path, astronaut, monkeypatch):
+    from conftest import write_video
+    from pyfacs.face.faces import FaceFinder
+
+    frames = [np.roll(astronaut, i, axis=1) for i in range(40)] + [np.full_like(astronaut, 128)] * 10
+    video = write_video(tmp_path / "slow.mp4", frames)  # (slow: no frame 5 apart looks like a new shot)
+
+    real_find, real_detect = FaceFinder._find, FaceFinder.detect
+    looked: list[bool] = []  # per analysed frame: whether the detector ran
+
+    def find(self, rgb, *, still):
+        looked.append(False)
+        return real_find(self, rgb, still=still)
+
+    def detect(self, rgb, **kwargs):
+        looked[-1] = True
+        return real_detect(self, rgb, **kwargs)
+
+    monkeypatch.setattr(FaceFinder, "_find", find)
+    monkeypatch.setattr(FaceFinder, "detect", detect)
+    analyzer = pyfacs.Analyzer(au_model=None, expression_model=None)  # detect_every=10 video frames
+    analyzer.run([video], every=5, on_table=lambda df: None)
+    # frames 0, 5, ..., 35 show the followed face: looked for others at 0, 10, 20, 30; 40, 45 have no face
+    assert looked == [True, False] * 4 + [True, True]
+    assert analyzer.finder.frame_step == 1  # (live frames afterwards come one by one)
+
+
+def test_api_arguments_are_checked_as_the_cli_checks_them(tmp_path, astronaut, caplog):
+    Image.fromarray(astronaut).save(tmp_path / "a.png")
+    with pytest.raises(InputError, match="fps sets the frame rate of a sequence=True folder"):
+        pyfacs.analyze(tmp_path / "a.png", fps=25)  # (was ignored without a word)
+    session = pyfacs.Analyzer(au_model=None, expression_model=None)
+    for bad in (float("nan"), float("inf"), "1.0"):
+        with pytest.raises(InputError, match="timestamp_s must be a finite number"):
+            session.frame_table(astronaut, timestamp_s=bad)
+    assert session.frame_table(astronaut, timestamp_s=2)["timestamp_s"][0] == 2.0
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    Image.fromarray(astronaut).save(frames / "1.png")
+    (frames / "clip.mp4").write_bytes(b"")  # a video beside the frames: not a frame, and said so
+    assert len(pyfacs.analyze(frames, sequence=True, au_model=None, expression_model=None)) == 1
+    assert "1 video(s) in it are left out (clip.mp4)" in caplog.text

@@ -240,3 +240,13 @@ def test_plots_ask_which_person_when_a_face_id_is_in_several_sources():
     with pytest.raises(pyfacs.errors.InputError, match="no face_id 7"):
         table.plot_au_map(7)
     assert table.plot_aus(0, source="a.mp4") is not None
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".parquet"])
+def test_a_table_of_a_video_without_faces_read_back_smooths(tmp_path, suffix):
+    rows = [{"source": "v.mp4", "frame": f, "timestamp_s": f / 25, "face_id": None, "expr_happy": np.nan,
+             "expr_sad": np.nan, "expr_label": None} for f in range(3)]  # (a CSV reads the empty labels as floats)
+    FaceTable(pd.DataFrame(rows)).save(tmp_path / f"t{suffix}")
+    back = FaceTable.read(tmp_path / f"t{suffix}")
+    assert back.data["expr_label"].tolist() == [None] * 3
+    assert back.smoothed(window=3).data["expr_label"].tolist() == [None] * 3

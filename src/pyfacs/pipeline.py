@@ -189,6 +189,9 @@ class Analyzer:
             raise InputError(f"{self.au_head.name} needs the frames after each frame; for live frames use "
                              f"au_model='openface.au-2.2' or 'audetnet.ckplus'")
         now = time.monotonic()  # (when the frame came, not when its analysis ended)
+        if timestamp_s is not None and not (isinstance(timestamp_s, (int, float, np.number))
+                                            and np.isfinite(timestamp_s)):
+            raise InputError(f"timestamp_s must be a finite number of seconds, not {timestamp_s!r}")
         rgb = _frame_array(rgb)
         if self._stream_start is None:
             self._stream_start = now
@@ -231,6 +234,7 @@ class Analyzer:
         images = _Coalesced(on_table, self.CHUNK_FRAMES)
         with single_threaded_blas():  # (once: entering it costs ~1 ms, and a folder may hold 10,000 images)
             try:
+                self.finder.frame_step = every
                 for path in paths:
                     self.reset()
                     still = not is_video(path)
@@ -251,6 +255,7 @@ class Analyzer:
                         if on_error:
                             on_error(err)
             finally:
+                self.finder.frame_step = 1  # (live frames after a run come one by one)
                 images.flush()
         return errors
 
@@ -518,11 +523,14 @@ def analyze(inputs: str | Path | Iterable[str | Path], *, output: str | Path | N
             faces_cropped: bool = False, min_face_score: float = 0.5, au_model: str | None = "auto",
             au_static: bool = False, expression_model: str | None = "auto",
             landmarks_from: str | Path | None = None, sequence: bool = False,
-            fps: float = SEQUENCE_FPS) -> FaceTable:
+            fps: float | None = None) -> FaceTable:
     """Analyse images, folders, globs or videos into a :class:`FaceTable` (and write it to ``output``
     if given: .parquet, .csv or .jsonl). Sources that cannot be read raise :class:`InputError` when
     they are the only input; with several inputs they are logged and skipped. ``sequence``: each
-    folder is one video made of its images (OpenFace's ``-fdir``), at ``fps`` frames a second."""
+    folder is one video made of its images (OpenFace's ``-fdir``), at ``fps`` frames a second (default 30)."""
+    if fps is not None and not sequence:  # (as the CLI: a video's rate is its own; an image has none)
+        raise InputError("fps sets the frame rate of a sequence=True folder; video files carry their own")
+    fps = SEQUENCE_FPS if fps is None else fps
     if isinstance(inputs, (str, os.PathLike, bytes)):
         inputs = [inputs]
     inputs = list(inputs) if isinstance(inputs, Iterable) and not isinstance(inputs, np.ndarray) else [inputs]

@@ -127,6 +127,8 @@ def _typed(df: pd.DataFrame) -> pd.DataFrame:
     df["frame"] = df["frame"].astype("int64")
     df["timestamp_s"] = df["timestamp_s"].astype("float64")
     df["face_id"] = pd.array(df["face_id"].tolist(), dtype="Int64")
+    if "expr_label" in df:  # text, None where no face (a CSV without faces reads an empty column as floats)
+        df["expr_label"] = df["expr_label"].astype(object).where(df["expr_label"].notna(), None)
     return df
 
 

@@ -42,9 +42,12 @@ def _mesh_box(points: np.ndarray) -> np.ndarray:
 class FaceFinder:
     max_faces: int | None = None
     min_face_score: float = 0.5
-    detect_every: int = 10
+    detect_every: int = 10  # video frames
     with_iris: bool = False
     num_threads: int = 1
+    # video frames from one analysed frame to the next (analyze --every): detect_every counts video
+    # frames, so that a face lost while others are followed is looked for as soon at --every 10 as at 1
+    frame_step: int = field(default=1, init=False)
     _tracks: list[_Track] = field(default_factory=list, init=False)
     _next_id: int = field(default=0, init=False)
     _since_detect: int = field(default=0, init=False)
@@ -148,7 +151,7 @@ class FaceFinder:
                 faces.append(face)
                 centre = (face.box[:2] + face.box[2:]) / 2
                 moved[face.face_id] = float(np.hypot(centre[0] - tr.roi.cx, centre[1] - tr.roi.cy)) / tr.roi.size
-        due = still or not faces or self._since_detect + 1 >= self.detect_every
+        due = still or not faces or (self._since_detect + 1) * self.frame_step >= self.detect_every
         self._since_detect = 0 if due else self._since_detect + 1
         if due and (self.max_faces is None or len(faces) < self.max_faces or still):
             candidates = []

@@ -52,6 +52,10 @@ def expand_inputs(inputs: list[str | Path], *, sequence: bool = False) -> list[P
         p = Path(item).expanduser()
         if p.is_dir() and sequence:
             sequence_images(p)  # (checked now: an empty folder stops the run before any work)
+            videos = sorted(f.name for f in p.iterdir() if f.is_file() and is_video(f))
+            if videos:  # (other files are not frames and go unsaid; a video beside frames may be a mistake)
+                log.warning("%s: --sequence reads its images as frames; %d video(s) in it are left out (%s); "
+                            "analyse them on their own", p, len(videos), ", ".join(videos[:3]))
             out.append(p)
         elif p.is_dir():
             found = sorted(f for f in p.iterdir() if _is_media(f))
