@@ -455,3 +455,19 @@ def test_api_arguments_are_checked_as_the_cli_checks_them(tmp_path, astronaut, c
     (frames / "clip.mp4").write_bytes(b"")  # a video beside the frames: not a frame, and said so
     assert len(pyfacs.analyze(frames, sequence=True, au_model=None, expression_model=None)) == 1
     assert "1 video(s) in it are left out (clip.mp4)" in caplog.text
+
+
+def test_frames_further_apart_need_a_bigger_change_to_count_as_a_cut():
+    from pyfacs.face.faces import FaceFinder
+
+    finder = FaceFinder()
+    grey = [np.full((64, 64, 3), v, np.uint8) for v in (100, 130, 100, 180)]
+
+    def cuts(step: int) -> list[bool]:
+        finder.reset()
+        finder.frame_step = step
+        return [finder._scene_cut(g) for g in grey]
+
+    assert cuts(1) == [False, True, True, True]  # a change of 30 between neighbouring frames is a new shot
+    assert cuts(10) == [False, False, False, True]  # 10 frames apart, within a shot (bar 34); 80 still is one
+    assert cuts(30) == [False, False, False, True]
