@@ -174,7 +174,6 @@ def test_a_linked_video_is_done_once_and_the_users_own_files_are_left_alone(corp
 
 
 def test_a_stopped_run_with_workers_ends_quietly_and_records_what_it_finished(tmp_path, face_video):
-    import os
     import shutil
     import signal
     import subprocess
@@ -183,20 +182,19 @@ def test_a_stopped_run_with_workers_ends_quietly_and_records_what_it_finished(tm
 
     videos = tmp_path / "videos"
     videos.mkdir()
-    for k in range(6):
-        shutil.copy(face_video, videos / f"v{k}.mp4")
+    for k in range(12):
+        shutil.copy(face_video, videos / f"v{k:02d}.mp4")
     out = tmp_path / "out"
     proc = subprocess.Popen([sys.executable, "-m", "pyfacs.cli", "analyze-corpus", str(videos), "-o", str(out),
-                             "-q", "--workers", "2"], stderr=subprocess.PIPE, text=True)
-    children = f"/proc/{proc.pid}/task/{proc.pid}/children"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None and not (os.path.exists(children)
-                                                                        and open(children).read().strip()):
-        time.sleep(0.1)
-    time.sleep(2)  # the workers are analysing
-    proc.send_signal(signal.SIGTERM)
+                             "-q", "--workers", "2", "--au-model", "none", "--expression-model", "none"],
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None and not (
+            (out / MANIFEST).exists() and (out / MANIFEST).read_text().strip()):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)  # the first video is done; the workers are on others
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and "Traceback" not in err, err
-    recorded = {json.loads(line)["output"] for line in (out / MANIFEST).read_text().splitlines()} \
-        if (out / MANIFEST).exists() else set()
-    assert {str(p) for p in out.glob("*.parquet")} <= recorded  # no finished table left out of the manifest
+    lines = (out / MANIFEST).read_text().splitlines()
+    assert 1 <= len(lines) < 12
+    assert {str(p) for p in out.glob("*.parquet")} <= {json.loads(line)["output"] for line in lines}

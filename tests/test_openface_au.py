@@ -278,3 +278,21 @@ def test_smoothing_and_calibration_do_not_cross_gaps_and_keep_no_features():
     final = dynamic._median(feats[-1], state)
     want = np.clip(np.array([dynamic.raw(f, final)[0] for f in feats]), 0, 5)  # predicted again in full
     np.testing.assert_allclose(got, want, atol=1e-9)
+
+
+def test_a_remembered_unavailable_openface_is_forgotten_once_its_files_are_had(monkeypatch):
+    import os
+
+    from pyfacs.au import heads
+
+    class Found:  # stands for OpenFace's head once its files are in the cache
+        def __init__(self, static=False):
+            pass
+
+    monkeypatch.setattr(heads, "_OPENFACE_UNAVAILABLE", set())
+    monkeypatch.setattr(heads, "OpenFaceAUHead", Found)
+    heads._OPENFACE_UNAVAILABLE.add(tuple(os.environ.get(v) for v in
+                                          ("PYFACS_MODEL_MIRROR", "PYFACS_HOME", "PYFACS_OFFLINE")))
+    assert isinstance(heads.make_au_head("auto"), heads.EmbeddedAUHead)  # (remembered: not looked for again)
+    assert isinstance(heads.make_au_head("openface.au-2.2"), Found)  # asked for by name, and found
+    assert isinstance(heads.make_au_head("auto"), Found)

@@ -515,10 +515,19 @@ def test_a_file_system_failure_while_training_is_one_line_and_keeps_the_run(tmp_
         raise OSError(errno.ENOSPC, "No space left on device", str(run_dir / "metrics.json"))
 
     monkeypatch.setattr(runner, "_train", full_disk)
-    with pytest.raises(InputError, match=r"training stopped: .*metrics.json: No space left on device; what the "
-                                         r"run finished is kept"):
+    with pytest.raises(InputError, match=r"training stopped: .*metrics.json: No space left on device; free some "
+                                         r"space, or choose another --run-dir \(what the run finished is kept"):
         runner.run(load_config(p), tmp_path / "run")
     assert (tmp_path / "run" / "fold0_pred.npy").is_file()
+
+    def missing_image(cfg, run_dir, torch, deadline):
+        raise FileNotFoundError(errno.ENOENT, "No such file or directory", "/data/ck/S005.png")
+
+    monkeypatch.setattr(runner, "_train", missing_image)
+    with pytest.raises(InputError, match=r"S005.png: No such file or directory; check that file \(nothing was "
+                                         r"trained yet\)"):
+        runner.run(load_config(p), tmp_path / "fresh")
+    assert not (tmp_path / "fresh").exists()
 
     def bug(cfg, run_dir, torch, deadline):
         raise OSError("not the file system's")  # (no errno: a bug stays an internal error)
@@ -535,6 +544,7 @@ def test_reproduce_names_what_changed():
     assert metric_differences(old, json.loads(json.dumps(old))) == []
     new = {"cv": {"mean_f1": 0.51, "per_au": {"AU01": {"f1": 0.4}}}, "fold_mean_f1": {"0": 0.5}, "x": [1, 3]}
     assert metric_differences(old, new) == ["cv.mean_f1: 0.5 there, 0.51 now", "x.1: 2 there, 3 now"]
+    assert metric_differences({"auc": float("nan")}, {"auc": float("nan")}) == []  # (an AU with one class)
 
 
 @pytest.mark.data

@@ -19,7 +19,7 @@ from pyfacs.errors import InputError
 from pyfacs.face.faces import Face, FaceFinder
 from pyfacs.face.track import IdentityTracker
 from pyfacs.io.media import (SEQUENCE_FPS, Frame, expand_inputs, is_video, iter_frames, pil_to_rgb,
-                             video_frame_count)
+                             video_frame_count, warn_of_videos_beside_frames)
 from pyfacs.models.runtime import single_threaded_blas
 from pyfacs.table import FaceTable, columns_to_frame, frame_rows, output_columns
 
@@ -229,6 +229,8 @@ class Analyzer:
     def _run(self, inputs, *, every, sequence, fps, on_table, on_frame, on_error, on_progress) -> list[SourceError]:
         paths = expand_inputs(list(inputs), sequence=sequence)
         self.check_run(paths, every=every, fps=fps)
+        for folder in (p for p in paths if sequence and p.is_dir()):
+            warn_of_videos_beside_frames(folder)
         errors: list[SourceError] = []
         # images' one-row tables go on together (a write per image made folders crawl: ~30 ms each)
         images = _Coalesced(on_table, self.CHUNK_FRAMES)

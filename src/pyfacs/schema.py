@@ -57,6 +57,11 @@ def is_au_column(name: str) -> bool:
     return _AU.fullmatch(name) is not None
 
 
+def is_expression_score(name: str) -> bool:
+    """``expr_happy`` and the like: a score per class (not ``expr_label``, the chosen class)."""
+    return name.startswith("expr_") and name != "expr_label"
+
+
 def is_measured_column(name: str) -> bool:
     """A column of this vocabulary that holds numbers (every one but ``source`` and ``expr_label``)."""
     return _MEASURED.fullmatch(name) is not None

@@ -146,7 +146,7 @@ def _rederive(data: pd.DataFrame, smoothed: list[str], votes: list[str]) -> None
     for c in smoothed:
         if c.endswith("_p") and f"{c[:-2]}_c" in data:
             data[f"{c[:-2]}_c"] = (data[c] >= 0.5).astype(np.float32).where(data[c].notna())
-    probs = [c for c in data.columns if c.startswith("expr_") and c != "expr_label"]
+    probs = [c for c in data.columns if schema.is_expression_score(c)]
     if "expr_label" in data and probs and set(probs) <= set(smoothed):
         seen = data[probs].notna().all(axis=1).to_numpy()  # (by position: the index may repeat)
         data.loc[seen, "expr_label"] = data.loc[seen, probs].idxmax(axis=1).str[len("expr_"):].to_numpy()
@@ -240,7 +240,7 @@ class FaceTable:
 
         if columns is None:
             columns = [c for c in self.data.columns
-                       if (schema.is_au_column(c) and c[-2:] in ("_r", "_p")) or (c.startswith("expr_") and c != "expr_label")]
+                       if (schema.is_au_column(c) and c[-2:] in ("_r", "_p")) or schema.is_expression_score(c)]
         if isinstance(columns, str):
             raise InputError(f"columns must be a list of column names, not the string {columns!r}")
         columns = list(dict.fromkeys(columns))

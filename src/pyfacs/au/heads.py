@@ -185,17 +185,21 @@ def make_au_head(name: str | None, *, static: bool = False) -> OpenFaceAUHead | 
     if name == "auto":
         where = tuple(os.environ.get(v) for v in ("PYFACS_MODEL_MIRROR", "PYFACS_HOME", "PYFACS_OFFLINE"))
         if where in _OPENFACE_UNAVAILABLE:  # (a loop of analyze calls: one attempt and one warning, not one each)
+            log.debug("AUs from audetnet.ckplus: openface.au-2.2 was unavailable earlier in this process")
             return EmbeddedAUHead()
         try:
-            return OpenFaceAUHead(static=static)
+            head = OpenFaceAUHead(static=static)
         except ModelUnavailableError as exc:
             _OPENFACE_UNAVAILABLE.add(where)
             log.warning("AUs from the embedded model audetnet.ckplus: openface.au-2.2 is unavailable (%s)", exc)
             return EmbeddedAUHead()
+        return head
     if name not in AU_HEADS:
         raise InputError(f"unknown AU model {name!r}; choose one of: {', '.join(AU_HEADS)}, none")
     if name == EmbeddedAUHead.name:
         return EmbeddedAUHead()
     if name.startswith("ausequence."):
         return SequenceAUHead(name)
-    return OpenFaceAUHead(static=static)
+    head = OpenFaceAUHead(static=static)
+    _OPENFACE_UNAVAILABLE.clear()  # (its files are here now: "auto" takes them again)
+    return head

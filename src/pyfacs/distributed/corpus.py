@@ -123,7 +123,7 @@ class CorpusWorker:
         return asdict(result)
 
 
-def failed(video: str, out_dir: Path, reason: str) -> dict:
+def failed(video: str, reason: str) -> dict:
     """The manifest line of a video whose worker failed (a process killed, e.g. out of memory)."""
     return asdict(FileResult(video, None, "error",
                              error=f"{video}: {reason}; it is redone on the next run"))
@@ -171,11 +171,11 @@ def analyze_corpus(source: str | Path | list[Path], out_dir: str | Path, *, engi
         results: list[dict] = []
 
         def record(r: dict) -> None:
-            if r["status"] == "ok":  # only now does the table count as done: never one the manifest lacks
-                os.replace(part_path(Path(r["output"])), r["output"])
             results.append(r)
             with open(out_dir / MANIFEST, "a") as f:
                 f.write(json.dumps(r) + "\n")
+            if r["status"] == "ok":  # only now does the table count as done: never one the manifest lacks
+                os.replace(part_path(Path(r["output"])), r["output"])  # (stopped in between: redone next run)
             if on_result:
                 on_result(r, len(results), len(todo))
 

@@ -34,13 +34,14 @@ def run_local(todo: list[str], out_dir: Path, workers: int, options: dict, recor
             for future in done:
                 video = running.pop(future)
                 try:
-                    record(future.result())
+                    result = future.result()
                 except Exception as exc:  # noqa: BLE001 - BrokenProcessPool: a worker died
                     broken = True
-                    record(failed(video, out_dir, f"its worker process stopped ({type(exc).__name__})"))
+                    result = failed(video, f"its worker process stopped ({type(exc).__name__})")
+                record(result)  # (outside the try: a failure to record is not a worker's)
             if broken:
                 for video in running.values():  # (lost with the pool)
-                    record(failed(video, out_dir, "a worker process beside it stopped"))
+                    record(failed(video, "a worker process beside it stopped"))
                 running.clear()
                 pool.shutdown(wait=False, cancel_futures=True)
                 pool = new_pool()
@@ -113,12 +114,13 @@ def run_ray(todo: list[str], out_dir: Path, workers: int, options: dict, record)
             (ref,), _ = ray.wait(list(running), num_returns=1)
             actor, video = running.pop(ref)
             try:
-                record(ray.get(ref))
+                result = ray.get(ref)
             except ray.exceptions.RayActorError as exc:  # the actor died: a new one takes the next file
-                record(failed(video, out_dir, f"its Ray worker stopped ({_first_line(exc)})"))
+                result = failed(video, f"its Ray worker stopped ({_first_line(exc)})")
                 actor = actor_class.remote(options)
             except ray.exceptions.RayError as exc:
-                record(failed(video, out_dir, f"its Ray task failed ({_first_line(exc)})"))
+                result = failed(video, f"its Ray task failed ({_first_line(exc)})")
+            record(result)
             if queue:
                 submit(actor)
     finally:

@@ -159,7 +159,9 @@ class FaceFinder:
         self._since_detect = 0 if due else self._since_detect + 1
         if due and (self.max_faces is None or len(faces) < self.max_faces or still):
             candidates = []
-            wide, self._since_wide = self._since_wide == 0, (self._since_wide + 1) % self.detect_every
+            # (every detect_every video frames, as the short-range detector's cadence)
+            wide_every = max(1, -(-self.detect_every // self.frame_step))
+            wide, self._since_wide = self._since_wide == 0, (self._since_wide + 1) % wide_every
             for det in self.detect(rgb, thorough=still, wide=wide):
                 if faces and iou(det.box, np.stack([f.box for f in faces])).max() > 0.3:
                     continue  # a face already followed

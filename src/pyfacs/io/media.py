@@ -52,10 +52,6 @@ def expand_inputs(inputs: list[str | Path], *, sequence: bool = False) -> list[P
         p = Path(item).expanduser()
         if p.is_dir() and sequence:
             sequence_images(p)  # (checked now: an empty folder stops the run before any work)
-            videos = sorted(f.name for f in p.iterdir() if f.is_file() and is_video(f))
-            if videos:  # (other files are not frames and go unsaid; a video beside frames may be a mistake)
-                log.warning("%s: --sequence reads its images as frames; %d video(s) in it are left out (%s); "
-                            "analyse them on their own", p, len(videos), ", ".join(videos[:3]))
             out.append(p)
         elif p.is_dir():
             found = sorted(f for f in p.iterdir() if _is_media(f))
@@ -111,6 +107,15 @@ def read_image(path: Path) -> np.ndarray:
                          f"downscale it") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise InputError(f"{path} is not a readable image ({exc}); check the file or convert it to PNG/JPEG") from None
+
+
+def warn_of_videos_beside_frames(folder: Path) -> None:
+    """A folder read as a sequence: its videos are no frames and are left out, said once (other
+    files go unsaid; a video beside frames may be a mistake)."""
+    videos = sorted(f.name for f in folder.iterdir() if f.is_file() and is_video(f))
+    if videos:
+        log.warning("%s: --sequence reads its images as frames; %d video(s) in it are left out (%s); "
+                    "analyse them on their own", folder, len(videos), ", ".join(videos[:3]))
 
 
 def sequence_images(folder: Path) -> list[Path]:

@@ -2,8 +2,10 @@
 out-of-fold predictions, ``metrics.json``; optionally a final model on all data, exported to ONNX."""
 from __future__ import annotations
 
+import errno
 import json
 import logging
+import math
 import platform
 import subprocess
 from importlib import metadata
@@ -72,7 +74,7 @@ def run(cfg: TrainConfig, run_dir: str | Path, *, minutes: float | None = None) 
     each epoch (expression, MEFARG) stop with :class:`TrainingPaused` at the end of the epoch in which
     the time runs out; the same call resumes them."""
     torch = require_extra("torch", "train")
-    if minutes is not None and (cfg.task == "au-sequence" or cfg.model.kind in ("hog-linear", "audetnet")):
+    if minutes is not None and not _checkpoints_epochs(cfg):
         log.warning("--minutes is ignored: %s runs have no per-epoch checkpoint and run to the end",
                     cfg.task if cfg.task == "au-sequence" else cfg.model.kind)
     deadline = deadline_in(minutes)
@@ -87,6 +89,11 @@ def run(cfg: TrainConfig, run_dir: str | Path, *, minutes: float | None = None) 
 # config entries that locate an input whose contents provenance.json fingerprints
 INPUT_PATHS = ("data.root", "data.video", "data.labels", "data.landmarks", "model.cfg", "model.init",
                "model.average_with")
+
+
+def _checkpoints_epochs(cfg: TrainConfig) -> bool:
+    """Whether the run checkpoints every epoch, and so pauses under --minutes (the others run to the end)."""
+    return cfg.task == "expression" or (cfg.task != "au-sequence" and cfg.model.kind == "mefarg")
 
 
 def _check_run_dir(run_dir: Path, cfg: TrainConfig) -> None:
@@ -134,7 +141,8 @@ def metric_differences(old, new, prefix: str = "") -> list[str]:
                 for d in metric_differences(old.get(k), new.get(k), f"{prefix}{k}.")]
     if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
         return [d for i, (a, b) in enumerate(zip(old, new)) for d in metric_differences(a, b, f"{prefix}{i}.")]
-    return [] if old == new else [f"{prefix.rstrip('.')}: {old} there, {new} now"]
+    both_nan = isinstance(old, float) and isinstance(new, float) and math.isnan(old) and math.isnan(new)
+    return [] if old == new or both_nan else [f"{prefix.rstrip('.')}: {old} there, {new} now"]
 
 
 def _flat(d: dict, prefix: str = "") -> dict:
@@ -156,21 +164,28 @@ def _run(cfg: TrainConfig, run_dir: Path, torch, deadline: float | None = None) 
                          "choose another --run-dir") from None
     (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(), sort_keys=False))
     try:
-        try:
-            return _train(cfg, run_dir, torch, deadline)
-        except OSError as exc:
-            if exc.errno is None:  # (not the file system's: a bug, reported as one)
-                raise
-            raise InputError(f"training stopped: {exc.filename or run_dir}: {exc.strerror}; what the run "
-                             f"finished is kept in {run_dir}, and the same command resumes once that is "
-                             "fixed (free some space, or choose another --run-dir)") from None
-    except BaseException:  # (Ctrl-C too)
+        return _train(cfg, run_dir, torch, deadline)
+    except BaseException as exc:  # (Ctrl-C too)
         # a run refused (or failed) before it trained anything leaves nothing behind to block the corrected one
-        if fresh and {f.name for f in run_dir.iterdir()} <= {"config.yaml", "provenance.json"}:
+        removed = fresh and {f.name for f in run_dir.iterdir()} <= {"config.yaml", "provenance.json"}
+        if removed:
             for f in list(run_dir.iterdir()):
                 f.unlink()
             run_dir.rmdir()
+        if isinstance(exc, OSError) and exc.errno is not None:  # (no errno: not the file system's, a bug)
+            raise InputError(_stopped(exc, run_dir, kept=not removed)) from None
         raise
+
+
+def _stopped(exc: OSError, run_dir: Path, *, kept: bool) -> str:
+    """The one line for a file-system failure mid-run: what failed, what to do, what is left."""
+    where = Path(exc.filename) if exc.filename else run_dir
+    in_run = run_dir.resolve() in where.resolve().parents or where.resolve() == run_dir.resolve()
+    hint = ("free some space, or choose another --run-dir" if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
+            or in_run else "check that file")
+    left = f"what the run finished is kept in {run_dir} and the same command resumes" if kept else \
+        "nothing was trained yet"
+    return f"training stopped: {where}: {exc.strerror}; {hint} ({left})"
 
 
 def _train(cfg: TrainConfig, run_dir: Path, torch, deadline: float | None) -> dict:
@@ -214,7 +229,7 @@ def _train(cfg: TrainConfig, run_dir: Path, torch, deadline: float | None) -> di
             oof[test] = np.load(pred_file)
         else:
             if trained_here:
-                pause_if_spent(deadline, f"fold {previous}", cfg.model.kind == "mefarg")
+                pause_if_spent(deadline, f"fold {previous}", _checkpoints_epochs(cfg))
             trained_here = True
             if previous is not None:  # start from the random state an uninterrupted run has here
                 _restore_random_state(torch, run_dir / f"fold{previous}_rng.pt")
@@ -233,7 +248,7 @@ def _train(cfg: TrainConfig, run_dir: Path, torch, deadline: float | None) -> di
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
     if cfg.export_full:
         if trained_here and not (run_dir / "final.ckpt").is_file():
-            pause_if_spent(deadline, "the last fold", cfg.model.kind == "mefarg")
+            pause_if_spent(deadline, "the last fold", _checkpoints_epochs(cfg))
         if previous is not None:  # (resumed after the last fold: its weights are drawn from this state too)
             _restore_random_state(torch, run_dir / f"fold{previous}_rng.pt")
         _final_model(cfg, data, run_dir, torch, deadline)

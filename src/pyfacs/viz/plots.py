@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pyfacs.schema import is_au_column
+from pyfacs.schema import is_au_column, is_expression_score
 
 
 def _figure(figsize: tuple[float, float]):
@@ -31,6 +31,12 @@ def _person(df: pd.DataFrame, face_id: int, source: str | None) -> pd.DataFrame:
     if source is not None:
         rows = rows[rows["source"] == source]
     return rows.sort_values("frame")
+
+
+def presence_columns(df: pd.DataFrame) -> list[str]:
+    """AU presence: ``_c`` columns, else the presence probabilities (``_p``; py-feat, iMotions)."""
+    hard = [c for c in df.columns if is_au_column(c) and c.endswith("_c")]
+    return hard or [c for c in df.columns if is_au_column(c) and c.endswith("_p")]
 
 
 def _broken_at_gaps(rows: pd.DataFrame) -> pd.DataFrame:
@@ -80,7 +86,7 @@ def plot_au_timeseries(df: pd.DataFrame, face_id: int, *, source: str | None = N
 
 def plot_expression_timeseries(df: pd.DataFrame, face_id: int, *, source: str | None = None):
     rows = _person(df, face_id, source)
-    cols = [c for c in rows.columns if c.startswith("expr_") and c != "expr_label"]
+    cols = [c for c in rows.columns if is_expression_score(c)]
     fig, ax = _figure((9, 2.6))
     x, x_label = _time_axis(rows)
     if cols and len(rows):
@@ -118,9 +124,9 @@ def plot_au_occurrence(df: pd.DataFrame):
     """Share of frames with each AU present (``_c``, else ``_p`` ≥ 0.5), one bar group per person — people in still
     images share one group when there are more than a few images (a folder of 3,000 is one group)."""
     faces = df[df["face_id"].notna()]
-    cols = [c for c in faces.columns if is_au_column(c) and c.endswith("_c")]
-    if not cols:  # presence probabilities only (py-feat, iMotions): present where p >= 0.5
-        probs = [c for c in faces.columns if is_au_column(c) and c.endswith("_p")]
+    cols = presence_columns(faces)
+    if cols and cols[0].endswith("_p"):  # presence probabilities only (py-feat, iMotions): present where p >= 0.5
+        probs = cols
         present = pd.DataFrame({f"{c[:-2]}_c": (faces[c] >= 0.5).astype(float).where(faces[c].notna())
                                 for c in probs}, index=faces.index)
         faces = pd.concat([faces[["source", "face_id", "frame"]], present], axis=1)  # (one block: not column by column)

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from pyfacs.errors import InputError
-from pyfacs.schema import is_au_column
+from pyfacs.schema import is_expression_score
 from pyfacs.table import FaceTable
 
 SAMPLE_FRAMES = 4
@@ -70,8 +70,8 @@ def _still_images(faces: pd.DataFrame, n_images: int) -> list[str]:
     present) and one AU map over all of them."""
     from pyfacs.viz import plots
 
-    present = _presence_columns(faces)
-    scores = [c for c in faces.columns if c.startswith("expr_") and c != "expr_label"]
+    present = plots.presence_columns(faces)
+    scores = [c for c in faces.columns if is_expression_score(c)]
     rows = []
     for _, r in faces.head(MAX_STILL_ROWS).iterrows():
         aus = " ".join(c.split("_")[0] for c in present if r[c] >= 0.5)
@@ -91,12 +91,6 @@ def _still_images(faces: pd.DataFrame, n_images: int) -> list[str]:
                  "AU map, all faces in still images")]
 
 
-def _presence_columns(df: pd.DataFrame) -> list[str]:
-    """AU presence: ``_c`` columns, else the presence probabilities (``_p``; py-feat, iMotions, Affectiva)."""
-    hard = [c for c in df.columns if is_au_column(c) and c.endswith("_c")]
-    return hard or [c for c in df.columns if is_au_column(c) and c.endswith("_p")]
-
-
 def write_report(table: FaceTable, output: str | Path) -> Path:
     from pyfacs.viz import plots
 
@@ -111,7 +105,7 @@ def write_report(table: FaceTable, output: str | Path) -> Path:
               if isinstance(v, dict) and "name" in v]
     parts.append(f"<p>{len(df)} rows, {len(faces)} faces, {faces[['source', 'face_id']].drop_duplicates().shape[0]}"
                  f" people; {html.escape(', '.join(models) or 'models: not recorded')}</p>")
-    if _presence_columns(df):
+    if plots.presence_columns(df):
         parts.append("<h2>AU occurrence</h2>" + _img(_png(plots.plot_au_occurrence(df)), "AU occurrence"))
     stills = plots.still_sources(df)
     if stills:
@@ -125,7 +119,7 @@ def write_report(table: FaceTable, output: str | Path) -> Path:
             fid = int(fid)
             parts.append(f"<h3>Person {fid} ({int((per_source['face_id'] == fid).sum())} frames)</h3>")
             parts.append(_img(_png(plots.plot_au_timeseries(df, fid, source=source)), f"AUs person {fid}"))
-            if any(c.startswith("expr_") and c != "expr_label" for c in df.columns):
+            if any(is_expression_score(c) for c in df.columns):
                 parts.append(_img(_png(plots.plot_expression_timeseries(df, fid, source=source)),
                                   f"expressions person {fid}"))
             parts.append(_img(_png(plots.plot_au_map(df, fid, source=source)), f"AU map person {fid}"))
