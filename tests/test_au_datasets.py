@@ -175,3 +175,30 @@ def test_disfa_raw_malformed(tmp_path, au2, match):
     (sub / "SN001_au1.txt").write_text("1,0\n2,3\n")
     (sub / "SN001_au2.txt").write_text(au2)
     _one_line_error(read_disfa_subject, sub, match=match)
+
+
+def test_list_files_with_a_byte_order_mark_and_blank_lines(tmp_path):
+    paths = ["F007/T1/643.jpg", "F007/T1/644.jpg"]
+    (tmp_path / "BP4D_x_img_path_fold1.txt").write_bytes(("\ufeff" + "\r\n".join(paths)).encode())
+    (tmp_path / "BP4D_x_label_fold1.txt").write_bytes(("\ufeff" + "0 " * 11 + "1\n" + "1 " * 12 + "\n").encode())
+    got, labels, _ = read_list_fold(tmp_path, "BP4D", "x", 1)
+    assert got == paths and labels.tolist()[0][-1] == 1  # (the mark was glued to the first path and label)
+    (tmp_path / "BP4D_x_label_fold1.txt").write_text("\n\n" + "0 " * 12 + "\n" + "2 " + "0 " * 11 + "\n")
+    with pytest.raises(InputError, match=r"line 4, column 1: label 2 \(AU1\)"):  # the file's line, blanks counted
+        read_list_fold(tmp_path, "BP4D", "x", 1)
+
+
+def test_ckplus_header_variants_and_emotion_names(tmp_path):
+    from PIL import Image
+
+    Image.fromarray(np.zeros((48, 48), np.uint8)).save(tmp_path / "a.png")
+    (tmp_path / "labels.csv").write_text("path, subject, emotion, AU1, AU12\na.png, S005, anger, 1, 0\n"
+                                         "a.png, S005, contempt, 0, 1\n")
+    data = load_ckplus(tmp_path)  # (spaces after the commas, as some editors write them)
+    assert data.aus == [1, 12] and data.emotions.tolist() == ["angry", "contempt"] and data.subjects[0] == "S005"
+    (tmp_path / "labels.csv").write_text("path,subject,emotion,AU1\n")
+    with pytest.raises(InputError, match="holds a header and no rows"):
+        load_ckplus(tmp_path)
+    (tmp_path / "labels.csv").write_text("path,subject,emotion,AU1,AU1\na.png,S005,anger,1,0\n")
+    with pytest.raises(InputError, match="the column AU1 is named twice"):
+        load_ckplus(tmp_path)

@@ -284,3 +284,43 @@ def test_explain_checks_its_output_before_the_work(tmp_path, astronaut):
     with pytest.raises(InputError, match="would overwrite its input"):
         explain(tmp_path / "a.png", tmp_path / "." / "a.png")
     assert (tmp_path / "a.png").read_bytes() == before
+
+
+def test_expression_label_files_refuse_what_would_load_nothing_or_wrong_values(tmp_path):
+    from PIL import Image
+
+    from pyfacs.data.affectnet import load_affectnet_opendr
+    from pyfacs.data.expression_lists import read_ferplus, read_rafdb
+    from pyfacs.data.fer2013 import load_fer2013_csv
+    from pyfacs.errors import InputError
+
+    (tmp_path / "new.csv").write_text("Usage,Image name,neutral,happiness,surprise,sadness,anger,disgust,fear,"
+                                      "contempt,unknown,NF\nTraining ,fer0.png,0,10,0,0,0,0,0,0,0,0\n")
+    assert read_ferplus(tmp_path / "new.csv", "train")["label"].tolist() == [1]  # pyfacs's name; Usage stripped
+    with pytest.raises(InputError, match="has no PublicTest rows"):
+        read_ferplus(tmp_path / "new.csv", "val")
+    with pytest.raises(InputError, match="split must be one of Training"):
+        read_ferplus(tmp_path / "new.csv", "training")
+    (tmp_path / "raf.txt").write_text("\n\n")
+    with pytest.raises(InputError, match="lists no images"):
+        read_rafdb(tmp_path / "raf.txt")
+    pixels = " ".join(["0"] * 2303 + ["99999999999999999999"])
+    (tmp_path / "fer.csv").write_text(f"emotion,pixels,Usage\n3,{pixels},Training\n")
+    with pytest.raises(InputError, match="data row 1: pixels must be 2304 whole numbers"):
+        load_fer2013_csv(tmp_path / "fer.csv")
+    with pytest.raises(InputError, match="has no PublicTest rows"):
+        load_fer2013_csv(tmp_path / "fer.csv", "val")
+    d = tmp_path / "an" / "Validation" / "0"
+    d.mkdir(parents=True)
+    Image.fromarray(np.full((96, 96, 3), 100, np.uint8)).save(d / "0000000s3s1500s0.jpg")
+    with pytest.raises(InputError, match="valence 1500 and arousal 0 must lie in -1000..1000"):
+        load_affectnet_opendr(tmp_path / "an", "Validation")
+
+
+@pytest.mark.data
+def test_fer2013_folder_refuses_a_limit_below_one():
+    from pyfacs.data.fer2013 import load_fer2013_folder
+    from pyfacs.errors import InputError
+
+    with pytest.raises(InputError, match="limit must be a whole number of images, at least 1, not -1"):
+        load_fer2013_folder(shared_path("data", "fer2013"), "val", limit=-1)

@@ -57,3 +57,47 @@ def test_sequence_windows_and_model():
     assert g.shape == (136,) and np.allclose(g, moved, atol=1e-4)
     model = AUSequenceModel(10, 136, 18, window=3)
     assert model(torch.zeros(4, 3, 146)).shape == (4, 18)
+
+
+@pytest.mark.parametrize("text, match", [
+    ("frame,AU12\n0,1,5,6\n1,0\n", "more cells than the header"),  # (was frames [5, INT64_MIN])
+    ("frame,AU12\n,1\n1,0\n", "frame nan is not a 0-based frame number"),
+    ("frame,AU12\n0.5,1\n", "frame 0.5 is not"),
+    ("frame,AU12\n0,1\n0,0\n", "frame 0 is labelled twice"),
+    ("frame,AU12\n0,yes\n", "column 'AU12' holds 'yes' in data row 1"),
+    ("", "is empty"),
+])
+def test_a_malformed_generic_label_csv_is_one_line(tmp_path, text, match):
+    (tmp_path / "v.mp4").write_bytes(b"")
+    (tmp_path / "l.csv").write_text(text)
+    with pytest.raises(InputError, match=match):
+        load_video_labels(tmp_path / "v.mp4", tmp_path / "l.csv")
+
+
+def test_a_generic_label_csv_with_spaces_after_commas_keeps_its_names(tmp_path):
+    (tmp_path / "v.mp4").write_bytes(b"")
+    (tmp_path / "l.csv").write_text("frame, AU12\n0, 1\n2, 0\n")
+    labels = load_video_labels(tmp_path / "v.mp4", tmp_path / "l.csv")
+    assert labels.names == ["AU12"] and labels.frames.tolist() == [0, 2] and labels.labels.tolist() == [[1], [0]]
+
+
+@pytest.mark.parametrize("text, match", [
+    ("\ufeffAU1,AU2\n0,1\n-1,-1\n", None),  # a byte-order mark, as Windows editors write it: read
+    ("AU1, AU2\r\n0, 1\r\n", None),
+    ("", "is empty"),
+    ("frame,AU1\n0,1\n", "is not AU1,AU2"),
+    ("AU1,AU2\n0,1\n0\n", "line 3: '0' is not 2 values of 0, 1 or -1"),
+    ("AU1,AU2\n0,2\n", "line 2"),
+    ("AU1,AU2\n0,yes\n", "line 2"),
+])
+def test_affwild2_files_are_read_kindly_and_checked(tmp_path, text, match):
+    (tmp_path / "AU_Set" / "Train_Set").mkdir(parents=True)
+    (tmp_path / "videos").mkdir()
+    (tmp_path / "videos" / "v1.mp4").write_bytes(b"")
+    (tmp_path / "AU_Set" / "Train_Set" / "v1.txt").write_bytes(text.encode())
+    if match is None:
+        got = load_affwild2_au(tmp_path, "v1")
+        assert got.names == ["AU01", "AU02"] and got.labels[0].tolist() == [0, 1]
+    else:
+        with pytest.raises(InputError, match=match):
+            load_affwild2_au(tmp_path, "v1")

@@ -31,6 +31,9 @@ def load_affectnet_opendr(root: str | Path, set_name: str = "Training_Labeled", 
     imgs, labels, va = [], [], []
     for f in files:
         m = _NAME.match(f.name)
+        if not (abs(int(m["val"])) <= 1000 and abs(int(m["aro"])) <= 1000):
+            raise InputError(f"{f}: valence {int(m['val'])} and arousal {int(m['aro'])} must lie in -1000..1000 "
+                             "(×1000 of AffectNet's [-1, 1], as OpenDR names its files)")
         gray = cv2.cvtColor(read_image(f), cv2.COLOR_RGB2GRAY)
         imgs.append(cv2.resize(gray, (size, size)))
         labels.append(int(m["emo"]))

@@ -32,7 +32,7 @@ def _lines(path: Path, fix: str) -> list[str]:
     if not path.is_file():
         raise InputError(f"{path} is missing{' (it is a folder)' if path.is_dir() else ''}; {fix}")
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # (a byte-order mark, as Windows editors write, dropped)
     except UnicodeDecodeError:
         raise InputError(f"{path} is not a text file; {fix}") from None
     except OSError as exc:
@@ -130,7 +130,8 @@ def read_list_fold(folder: str | Path, dataset: str, split: str, fold: int) -> t
         labels = np.array(rows, dtype=np.int8).reshape(len(rows), len(aus))
     if bad := np.argwhere((labels != 0) & (labels != 1)).tolist():  # (ME-GraphAU's lists hold 0/1 only)
         row, col = bad[0]
-        raise InputError(f"{labels_file}, line {row + 1}, column {col + 1}: label {labels[row, col]} (AU{aus[col]}) "
+        line_no = [no for no, line in enumerate(lines, 1) if line.strip()][row]  # (the file's line: blanks count)
+        raise InputError(f"{labels_file}, line {line_no}, column {col + 1}: label {labels[row, col]} (AU{aus[col]}) "
                          f"is not 0 or 1; {fix}")
     if len(paths) != len(labels):
         raise InputError(f"{paths_file.name} lists {len(paths)} images but {labels_file.name} has "

@@ -23,7 +23,7 @@ class AUDataset:
     subjects: np.ndarray  # (n,) subject id per image
     aus: list[int]  # AU numbers, column order of ``labels``
     labels: np.ndarray  # (n, len(aus)) 0/1
-    emotions: np.ndarray  # (n,) strings
+    emotions: np.ndarray  # (n,) pyfacs's class names (angry, happy, sad, ...; and contempt)
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -36,6 +36,8 @@ class AUDataset:
 
 
 REQUIRED_COLUMNS = ("path", "subject", "emotion")
+# CK+'s emotion words under pyfacs's class names (FER2013's); contempt, not a FER2013 class, stays
+EMOTION_NAMES = {"anger": "angry", "happiness": "happy", "sadness": "sad"}
 _EXPECTED = "CK+ labels.csv needs the columns path, subject, emotion and one 0/1 column per AU (AU1, AU2, ...)"
 
 
@@ -49,6 +51,9 @@ def _record_lines(csv: Path) -> list[int]:
             header = next((r for r in reader if r), None)
             if header is None:
                 raise InputError(f"{csv} is empty; {_EXPECTED}")
+            names = [h.strip().lstrip("\ufeff") for h in header]
+            if dup := next((h for h in names if names.count(h) > 1), None):
+                raise InputError(f"{csv}: the column {dup} is named twice in the header; {_EXPECTED}")
             out = []
             for row in reader:
                 if not row:
@@ -71,10 +76,13 @@ def load_ckplus(root: str | Path) -> AUDataset:
         raise InputError(f"{root} is not a CK+ folder: it has no labels.csv")
     lines = _record_lines(csv)  # file line of each data row; every row as wide as the header
     try:
-        df = pd.read_csv(csv, index_col=False)
+        df = pd.read_csv(csv, index_col=False, skipinitialspace=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
         why = " ".join(str(exc).split())
         raise InputError(f"{csv} is not a readable CSV ({why}); {_EXPECTED}") from None
+    if df.empty:
+        raise InputError(f"{csv} holds a header and no rows; {_EXPECTED}")
+    df.columns = [str(c).strip() for c in df.columns]
     if len(lines) != len(df):  # rows the csv module and pandas count differently: number them plainly
         lines = list(range(2, len(df) + 2))
     au_cols = [c for c in df.columns if c.startswith("AU") and c[2:].isdigit()]
@@ -110,7 +118,7 @@ def load_ckplus(root: str | Path) -> AUDataset:
         subjects=df["subject"].astype(str).to_numpy(),
         aus=[int(c[2:]) for c in au_cols],
         labels=values.to_numpy(np.int8),
-        emotions=df["emotion"].astype(str).to_numpy(),
+        emotions=df["emotion"].astype(str).str.strip().replace(EMOTION_NAMES).to_numpy(),
     )
 
 

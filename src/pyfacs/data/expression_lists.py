@@ -24,15 +24,23 @@ RAFDB_LABELS = ("surprise", "fear", "disgust", "happy", "sad", "angry", "neutral
 
 
 def read_ferplus(path: str | Path, split: str = "Training") -> pd.DataFrame:
-    """Rows of one split: ``image`` (e.g. fer0000000.png), vote columns (the file's names),
-    ``label`` (majority, an index into FERPLUS_LABELS, or -1)."""
+    """Rows of one split (the file's Training, PublicTest, PrivateTest, or pyfacs's train, val, test):
+    ``image`` (e.g. fer0000000.png), vote columns (the file's names), ``label`` (majority, an index into
+    FERPLUS_LABELS, or -1)."""
+    from pyfacs.data.fer2013 import USAGE
     from pyfacs.io.csvfile import read_csv
 
+    if split not in (*USAGE, *USAGE.values()):
+        raise InputError(f"split must be one of {', '.join(USAGE.values())} (or {', '.join(USAGE)}), not {split!r}")
+    split = USAGE.get(split, split)
     df = read_csv(path, "FER+ label file (fer2013new.csv)")
     need = {"Usage", "Image name", *FERPLUS_COLUMNS, "unknown", "NF"}
     if not need <= set(df.columns):
         raise InputError(f"{path} is not a FER+ label file: it lacks {sorted(need - set(df.columns))}")
-    df = df[(df["Usage"] == split) & df["Image name"].notna()].rename(columns={"Image name": "image"})
+    df = df[(df["Usage"].astype(str).str.strip() == split) & df["Image name"].notna()]
+    if df.empty:
+        raise InputError(f"{path} has no {split} rows with an image name")
+    df = df.rename(columns={"Image name": "image"})
     cols = list(FERPLUS_COLUMNS) + ["unknown", "NF"]
     votes = df[cols].apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
     bad = ~np.isfinite(votes) | (votes < 0)
@@ -67,4 +75,6 @@ def read_rafdb(path: str | Path) -> pd.DataFrame:
         if split not in ("train", "test"):
             raise InputError(f"{path}:{n}: {name} does not start with train_ or test_, which gives RAF-DB's split")
         rows.append((name, split, lab - 1))
+    if not rows:
+        raise InputError(f"{path} lists no images; expected '<image> <label 1-7>' lines")
     return pd.DataFrame(rows, columns=["image", "split", "label"])

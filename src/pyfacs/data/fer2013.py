@@ -47,9 +47,11 @@ def load_fer2013_folder(root: str | Path, split: str = "train", limit: int | Non
     df = read_csv(root / "labels.csv", "FER2013 labels.csv (path,emotion,fer2013_label,usage)")
     if not {"path", "fer2013_label", "usage"} <= set(df.columns):
         raise InputError(f"{root / 'labels.csv'} needs the columns path, fer2013_label and usage")
-    df = df[df["usage"] == usage]
+    df = df[df["usage"].astype(str).str.strip() == usage]
     if df.empty:
         raise InputError(f"{root / 'labels.csv'} has no {usage} rows (split {split!r})")
+    if limit is not None and not (isinstance(limit, (int, np.integer)) and limit >= 1):
+        raise InputError(f"limit must be a whole number of images, at least 1, not {limit!r}")
     if limit is not None:  # a fixed random subset (the file is sorted by class)
         df = df.sample(n=min(limit, len(df)), random_state=0).sort_index()
     labels = _labels(df["fer2013_label"], str(root / "labels.csv"))
@@ -72,12 +74,14 @@ def load_fer2013_csv(path: str | Path, split: str = "train") -> tuple[np.ndarray
     df = read_csv(path, "FER2013 CSV (emotion,pixels,Usage)", dtype={"pixels": str})
     if not {"emotion", "pixels", "Usage"} <= set(df.columns):
         raise InputError(f"{path} is not the FER2013 CSV: it needs emotion, pixels and Usage columns")
-    df = df[df["Usage"] == usage]
+    df = df[df["Usage"].astype(str).str.strip() == usage]
+    if df.empty:
+        raise InputError(f"{path} has no {usage} rows (split {split!r})")
     images = np.zeros((len(df), 48, 48), np.uint8)
     for i, (row, pixels) in enumerate(df["pixels"].items()):
         try:
             values = np.array(str(pixels).split(), np.int64)
-        except ValueError:
+        except (ValueError, OverflowError):
             values = None
         if values is None or values.size != 48 * 48 or values.min() < 0 or values.max() > 255:
             raise InputError(f"{path}, data row {row + 1}: pixels must be 2304 whole numbers 0-255 (48×48), "

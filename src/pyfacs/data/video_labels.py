@@ -11,6 +11,7 @@
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,10 +42,23 @@ def load_video_labels(video: str | Path, csv: str | Path, *, columns: list[str] 
         df = df[df["success"] == 1] if "success" in df else df  # frames where OpenFace saw a face
         columns = columns or [c for c in df.columns if c.startswith("AU") and c.endswith("_c")]
     elif fmt == "generic":
-        df = pd.read_csv(csv)
+        from pyfacs.io.csvfile import numbers, read_csv
+
+        df = read_csv(csv, "label CSV (a frame column, then one column per label)")
         if "frame" not in df:
             raise InputError(f"{csv} needs a 'frame' column (0-based frame numbers)")
         columns = columns or [c for c in df.columns if c != "frame"]
+        if missing := [c for c in columns if c not in df]:
+            raise InputError(f"{csv} has no column(s) {', '.join(missing)}")
+        df = pd.concat([numbers(df, ["frame"], csv), numbers(df, columns, csv)], axis=1)
+        frame = df["frame"].to_numpy()
+        bad = ~np.isfinite(frame) | (frame < 0) | (frame != np.round(frame))
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise InputError(f"{csv}, data row {i + 1}: frame {frame[i]} is not a 0-based frame number")
+        if (dup := pd.Series(frame).duplicated()).any():
+            i = int(np.argmax(dup.to_numpy()))
+            raise InputError(f"{csv}, data row {i + 1}: frame {int(frame[i])} is labelled twice")
     else:
         raise InputError(f"unknown label format {fmt!r}; use generic or openface")
     missing = [c for c in columns if c not in df]
@@ -61,9 +75,23 @@ def load_affwild2_au(root: str | Path, name: str, split: str = "Train_Set") -> V
     videos = [p for p in (root / "videos" / f"{name}.mp4", root / "videos" / f"{name}.avi") if p.is_file()]
     if not videos:
         raise InputError(f"no video for {name} under {root / 'videos'}")
-    lines = txt.read_text().split()
-    names = [f"AU{int(a[2:]):02d}" for a in lines[0].split(",")]
-    values = np.array([[float(v) for v in line.split(",")] for line in lines[1:]])
+    from pyfacs.io.csvfile import read_text
+
+    fix = "Aff-Wild2's AU files hold a header AU1,AU2,... then one line of 0/1 (-1: not annotated) per frame"
+    lines = [(no, line.strip()) for no, line in enumerate(read_text(txt, "Aff-Wild2 AU file").splitlines(), 1)
+             if line.strip()]
+    if not lines:
+        raise InputError(f"{txt} is empty; {fix}")
+    header = [a.strip() for a in lines[0][1].split(",")]
+    if not all(re.fullmatch(r"AU\d+", a) for a in header):
+        raise InputError(f"{txt}, line {lines[0][0]}: the header {lines[0][1][:40]!r} is not AU1,AU2,...; {fix}")
+    names = [f"AU{int(a[2:]):02d}" for a in header]
+    values = np.zeros((len(lines) - 1, len(names)))
+    for row, (no, line) in enumerate(lines[1:]):
+        cells = [c.strip() for c in line.split(",")]
+        if len(cells) != len(names) or any(c not in ("0", "1", "-1") for c in cells):
+            raise InputError(f"{txt}, line {no}: {line[:40]!r} is not {len(names)} values of 0, 1 or -1; {fix}")
+        values[row] = [float(c) for c in cells]
     values[values < 0] = np.nan  # -1: frame not annotated (e.g. no face)
     return VideoLabels(videos[0], np.arange(len(values)), values, names)
 

@@ -32,10 +32,17 @@ def read_text(path: str | Path, what: str) -> str:
 
 
 def read_csv(path: str | Path, what: str, **kw) -> pd.DataFrame:
-    """The file as a DataFrame with stripped column names; pandas's own errors become InputErrors."""
+    """The file as a DataFrame with stripped column names; pandas's own errors become InputErrors, and so
+    does a row longer than the header (pandas would silently take its first cells as an index)."""
+    import warnings
+
     path = existing_file(path)
     try:
-        df = pd.read_csv(path, skipinitialspace=True, low_memory=False, **kw)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            df = pd.read_csv(path, skipinitialspace=True, low_memory=False, index_col=False, **kw)
+    except pd.errors.ParserWarning:
+        raise InputError(f"{path} is not a readable {what}: a row holds more cells than the header names") from None
     except pd.errors.EmptyDataError:
         raise InputError(f"{path} is empty: expected {what}") from None
     except (OSError, ValueError) as exc:  # ParserError and UnicodeDecodeError are ValueErrors
