@@ -435,17 +435,24 @@ def test_a_run_refused_before_training_leaves_nothing_and_a_changed_input_is_ref
     assert (tmp_path / "mine" / "metrics.json").read_text() == '{"precious": 1}'
 
 
-def test_a_changed_thread_count_is_another_run_and_cfg_files_are_read_kindly(tmp_path):
+def _run_dir_started_with(tmp_path, config_text: str):
+    """A run directory holding the resolved config of ``config_text``; returns that config."""
     import yaml
 
-    from pyfacs.au.audetnet.cfg import load_cfg
-    from pyfacs.train.runner import _check_run_dir
-
     p = tmp_path / "c.yaml"
-    p.write_text("name: x\nthreads: 2\ndata: {root: .}\nmodel: {kind: hog-linear}\n")
+    p.write_text(config_text)
     cfg = load_config(p)
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump()))
+    return cfg
+
+
+def test_a_changed_thread_count_is_another_run_and_cfg_files_are_read_kindly(tmp_path):
+    from pyfacs.au.audetnet.cfg import load_cfg
+    from pyfacs.train.runner import _check_run_dir
+
+    cfg = _run_dir_started_with(tmp_path, "name: x\nthreads: 2\ndata: {root: .}\nmodel: {kind: hog-linear}\n")
+    p = tmp_path / "c.yaml"
     cfg.threads = 1  # (CPU sums round differently: the finished folds would not be this config's)
     with pytest.raises(InputError, match="threads: 2 there, 1 now"):
         _check_run_dir(tmp_path / "run", cfg)
@@ -486,15 +493,9 @@ def test_a_labels_file_without_rows_and_a_mean_f1_without_positives_are_said_pla
 
 
 def test_data_moved_elsewhere_resumes_but_an_input_added_is_another_config(tmp_path):
-    import yaml
-
     from pyfacs.train.runner import _check_run_dir
 
-    p = tmp_path / "c.yaml"
-    p.write_text("name: x\ntask: expression\ndata: {root: here}\n")
-    cfg = load_config(p)
-    (tmp_path / "run").mkdir()
-    (tmp_path / "run" / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump()))
+    cfg = _run_dir_started_with(tmp_path, "name: x\ntask: expression\ndata: {root: here}\n")
     cfg.data.root = str(tmp_path / "moved")  # the same data (its fingerprint is compared on resume)
     _check_run_dir(tmp_path / "run", cfg)
     cfg.model.init = "esr9.fer2013"  # weights the finished epochs did not start from
