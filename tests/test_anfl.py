@@ -147,3 +147,21 @@ def test_sc_layers_follow_opengraphau():
         assert out.min() >= 0 and out.max() <= 1 + 1e-6
         signed = FacialGraphGenerator(64, nonnegative_sc=False).eval()(x)
     assert signed.min() < 0  # (a BCE logit after scaling)
+
+
+@pytest.mark.parametrize("build, name", [
+    (lambda: ANFL(0), "in_features"), (lambda: AUFeatureGenerator(8, 0), "out_features"),
+    (lambda: GNN(-1, 27), "in_features"), (lambda: ANFL(8.5), "in_features"),
+    (lambda: FacialGraphGenerator(8, 27, -1), "n_sub_nodes"), (lambda: MEFARG(width=0), "width"),
+    (lambda: MEFARG(reduce_to=0), "reduce_to"),
+])
+def test_bad_sizes_are_named(build, name):
+    with pytest.raises(ValueError, match=f"{name} must be a whole number"):
+        build()
+
+
+def test_mefarg_defaults_give_opengraphau_probabilities():
+    torch.manual_seed(0)
+    out = MEFARG(width=8).eval()(torch.randn(1, 3, 64, 64))
+    assert out.min() >= 0 and out.max() <= 1  # (scale 10 had made them neither probabilities nor logits)
+    assert MEFARG(width=8, nonnegative_sc=False).scale == 10.0

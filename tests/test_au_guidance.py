@@ -108,3 +108,47 @@ def test_guidance_loss_rewards_maps_on_the_au_regions():
     off = torch.zeros_like(on)
     off[:, :, 1:3, 3:9] = 1.0
     assert float(guidance_loss(on, heat)) < 1e-5 < 0.9 < float(guidance_loss(off, heat))
+
+
+def test_heatmaps_of_points_outside_the_image_and_of_missing_landmarks(astronaut):
+    from pyfacs.expression.guidance import ClassHeatmaps
+
+    lmk = _face_landmarks(astronaut)
+    lmk = (lmk - lmk.min(0)) / (lmk.max(0) - lmk.min(0)).max() * 40 + 4  # the face in a 48x48 crop
+    away = lmk + [60, 0]  # the AU points 20-30 px beyond the right edge
+    assert expression_heatmap(away, "happy", (48, 48)).max() < 0.01  # (was scaled up to 1: a stripe on the edge)
+    assert ClassHeatmaps(["happy"], 48, size=48)(torch.tensor(away, dtype=torch.float32)[None],
+                                                 torch.tensor([0])).max() < 0.01
+    gone = lmk.copy()
+    gone[48] = np.nan
+    with pytest.raises(ValueError, match="landmarks must be finite"):
+        expression_heatmap(gone, "happy", (48, 48))
+
+
+def test_a_flat_map_has_no_top_pixels_and_maps_leave_the_model_as_it_was():
+    from pyfacs.expression.esr import ESR
+
+    heat = np.zeros((12, 12), np.float32)
+    heat[7:9] = 1
+    assert np.isnan(interpretability(np.zeros((12, 12), np.float32), heat)["top_in_au_regions"])  # (was 0.93)
+    torch.manual_seed(0)
+    model = ESR(1, width=4).train()
+    before = model.base.net[0][1].running_mean.clone()
+    x = torch.rand(2, 1, 48, 48) - 0.5
+    with torch.no_grad():  # (a map needs gradients: taken here whatever the caller's mode)
+        m = activation_map(model, model.branches[0].net[-2], x, 3, score_fn=lambda out: out[0][:, 0])
+    assert m.shape[0] == 2 and torch.equal(model.base.net[0][1].running_mean, before) and model.training
+    with pytest.raises(ValueError, match="target must be a class index 0-6, not 99"):
+        activation_map(model, model.branches[0].net[-2], x, 99, score_fn=lambda out: out[0][:, 0])
+    with pytest.raises(ValueError, match="layer= is not run by the model"):
+        activation_map(model, torch.nn.Conv2d(1, 1, 1), x, 3, score_fn=lambda out: out[0][:, 0])
+
+
+def test_interpretability_of_images_without_au_cues_is_not_a_number():
+    from pyfacs.data.fer2013 import LABELS
+    from pyfacs.expression.esr import ESR
+    from pyfacs.train.expression import cam_interpretability
+
+    lmk = np.tile(np.linspace(10, 38, 68)[:, None], (2, 1, 2)).astype(np.float32)
+    got = cam_interpretability(ESR(2, width=2), np.zeros((2, 48, 48), np.uint8), np.array([6, 6]), lmk, LABELS)
+    assert got["n_images"] == 0 and np.isnan(got["cosine"])  # (neutral only: was an IndexError)

@@ -66,6 +66,7 @@ def _cfg(body: str) -> str:
     ("[upsample]\noutput_sizes=4,4,4", "output_sizes has 3 values, but its input (N, 16, 8, 8) has 2 spatial"),
     ("[upsample]\nmode=linear", "mode=linear does not work on its input (N, 16, 8, 8)"),
     ("[connected]\noutput_features=4\n\n[maxpool]\npool_size=2", "[maxpool] in {Encoder} needs an image-shaped input"),
+    ("[convolutional] filters=3", ":68: expected key=value, a [block] or a {Section} (each on its own line)"),
 ])
 def test_bad_values_are_errors_with_the_line(tmp_path, body, needle):
     p = tmp_path / "bad.cfg"
@@ -302,3 +303,20 @@ def test_pretrained_stem_blocks_also_train(tmp_path):
     ds = load_audetnet_dataset(_fixture_dataset(tmp_path / "ds"), "train")
     hist = train_audetnet(nets, ds.images(32), ds.labels, seed=0, epochs=1)
     assert np.isfinite(hist[0]["au"]) and np.isfinite(hist[0]["img_disc"])
+
+
+def test_a_misspelt_section_is_named_before_its_blocks_are_read(tmp_path):
+    p = tmp_path / "bad.cfg"
+    p.write_text(CFG.read_text().replace("{General}", "{general}"))
+    with pytest.raises(CfgError, match=r"\[training_options\] belongs in \{General\}, not in \{general\} "
+                                       r"\(did you mean \{General\}\?\)"):
+        build_from_cfg(p)
+    with pytest.raises(ValueError, match="build_from_cfg: image_size must be a whole number of at least 1, not 0"):
+        build_from_cfg(CFG, image_size=0)
+
+
+def test_a_linear_decay_window_longer_than_the_run_starts_at_the_full_rate():
+    from pyfacs.au.audetnet.train import linear_decay
+
+    assert [linear_decay(30, 10)(e) for e in (0, 19, 20, 29)] == [1.0, 1.0, 10 / 11, 1 / 11]  # (the recipe's)
+    assert [linear_decay(2, 10)(e) for e in (0, 1)] == [1.0, 0.5]  # (was 2/11 and 1/11: the smoke config)

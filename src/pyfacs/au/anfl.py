@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from pyfacs.nn import check_sizes
+
 # OpenGraphAU's 41 outputs: 27 main AUs, then left/right of AUs 1, 2, 4, 6, 10, 12, 14 (subject's side)
 MAIN_AUS = (1, 2, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 22, 23, 24, 25, 26, 27, 32, 38, 39)
 SUB_AUS = (1, 2, 4, 6, 10, 12, 14)
@@ -42,6 +44,7 @@ class GNN(nn.Module):
 
     def __init__(self, in_features: int, n_nodes: int, n_neighbors: int = 4):
         super().__init__()
+        check_sizes("GNN", in_features=in_features, n_nodes=n_nodes)
         if not 1 <= n_neighbors <= n_nodes:
             raise ValueError(f"n_neighbors must lie in [1, n_nodes={n_nodes}], not {n_neighbors}")
         self.in_features, self.n_nodes, self.n_neighbors = in_features, n_nodes, n_neighbors
@@ -71,6 +74,7 @@ class AUFeatureGenerator(nn.Module):
 
     def __init__(self, in_features: int, out_features: int = 27):
         super().__init__()
+        check_sizes("AUFeatureGenerator", in_features=in_features, out_features=out_features)
         self.in_features, self.out_features = in_features, out_features
         self.fc = nn.Linear(in_features, in_features * out_features)
         self.bn = nn.BatchNorm1d(in_features * out_features)
@@ -100,6 +104,9 @@ class FacialGraphGenerator(nn.Module):
     def __init__(self, in_features: int, n_main_nodes: int = 27, n_sub_nodes: int = 14, n_neighbors: int = 4,
                  *, nonnegative_sc: bool = True):
         super().__init__()
+        check_sizes("FacialGraphGenerator", in_features=in_features, n_main_nodes=n_main_nodes)
+        if isinstance(n_sub_nodes, bool) or not isinstance(n_sub_nodes, int) or n_sub_nodes < 0:
+            raise ValueError(f"FacialGraphGenerator: n_sub_nodes must be a whole number, 0 or more, not {n_sub_nodes!r}")
         self.n_main_nodes, self.n_sub_nodes = n_main_nodes, n_sub_nodes
         self.nonnegative_sc = nonnegative_sc
         self.gnn = GNN(in_features, n_main_nodes, n_neighbors)
@@ -161,24 +168,26 @@ class LinearBlock(nn.Module):
 class MEFARG(nn.Module):
     """Backbone (ResNet written here) → tokens (B, HW, C) → linear reduction → ANFL → AU logits.
 
-    The outputs are the ANFL cosine similarities times ``scale``. OpenGraphAU's layout
-    (``nonnegative_sc``, ``scale=1``): probabilities in [0, 1]. pyfacs's training
-    (``nonnegative_sc=False``, ``scale`` a temperature so that BCE can reach confident
-    probabilities): logits, ``torch.sigmoid(logits)`` gives presence probabilities."""
+    The outputs are the ANFL cosine similarities times ``scale``. OpenGraphAU's layout (the default:
+    ``nonnegative_sc``, ``scale`` 1): probabilities in [0, 1]. pyfacs's training (``nonnegative_sc=False``,
+    ``scale`` a temperature, 10 unless given, so that BCE can reach confident probabilities): logits,
+    ``torch.sigmoid(logits)`` gives presence probabilities."""
 
     def __init__(self, *, arch: str = "resnet18", n_main_aus: int = 27, n_sub_aus: int = 14,
                  n_neighbors: int = 4, in_chans: int = 3, width: int = 64, small_input: bool = False,
-                 reduce_to: int | None = None, scale: float = 10.0, global_bn: bool = False,
+                 reduce_to: int | None = None, scale: float | None = None, global_bn: bool = False,
                  nonnegative_sc: bool = True):
         super().__init__()
         from pyfacs.nn.resnet import ResNet
 
+        if reduce_to is not None:
+            check_sizes("MEFARG", reduce_to=reduce_to)
         self.backbone = ResNet(arch, in_chans=in_chans, width=width, small_input=small_input)
         c = self.backbone.num_features
-        self.reduce_to = reduce_to or c // 4
+        self.reduce_to = reduce_to if reduce_to is not None else max(1, c // 4)
         self.global_linear = LinearBlock(c, self.reduce_to, bn=global_bn)
         self.head = ANFL(self.reduce_to, n_main_aus, n_sub_aus, n_neighbors, nonnegative_sc=nonnegative_sc)
-        self.scale = scale
+        self.scale = scale if scale is not None else 1.0 if nonnegative_sc else 10.0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         f = self.backbone.features(x).flatten(2).transpose(1, 2)  # (B, HW, C)

@@ -31,13 +31,16 @@ def au_points(lmk68: np.ndarray, au: int) -> np.ndarray:
 def au_heatmap(lmk68: np.ndarray, aus, shape: tuple[int, int], sigma_frac: float = 0.12) -> np.ndarray:
     """(H, W) float32 map in [0, 1]: Gaussians at the listed AUs' locations (all zeros if none)."""
     h, w = shape
+    if not np.isfinite(lmk68).all():
+        raise ValueError("landmarks must be finite numbers: a NaN (a point not found) would spread over the map")
     sigma = max(1.0, sigma_frac * float(np.linalg.norm(lmk68[36] - lmk68[45])))
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
     out = np.zeros((h, w), np.float32)
     for au in aus:
         for x, y in au_points(lmk68, au):
             out += np.exp(-((xs - x) ** 2 + (ys - y) ** 2) / (2 * sigma**2))
-    return out / out.max() if out.max() > 0 else out
+    # as ClassHeatmaps (training): points far outside the image give a map near 0, not one scaled up to 1
+    return out / max(float(out.max()), 1e-12)
 
 
 def expression_heatmap(lmk68: np.ndarray, label: str, shape: tuple[int, int]) -> np.ndarray:

@@ -22,18 +22,31 @@ def activation_map(model: nn.Module, layer: nn.Module, x: torch.Tensor, target: 
         raise ValueError(f"method must be one of {METHODS}, not {method!r}")
     feats: dict[str, torch.Tensor] = {}
     handle = layer.register_forward_hook(lambda m, i, o: feats.__setitem__("a", o))
-    try:
-        out = model(x)
+    was_training = model.training
+    try:  # (eval: a map must not move BatchNorm's running statistics; grad: also under torch.no_grad())
+        with torch.enable_grad():
+            model.eval()
+            out = model(x)
+            return _map(out, feats, target, method, score_fn, fc)
     finally:
         handle.remove()
+        model.train(was_training)
+
+
+def _map(out, feats: dict, target: int, method: str, score_fn, fc) -> torch.Tensor:
+    if "a" not in feats:
+        raise ValueError("layer= is not run by the model's forward pass: give one of its layers")
     a = feats["a"]  # (B, C, H, W)
+    if method == "cam" and fc is None:
+        raise ValueError("CAM needs fc=, the linear layer after global average pooling")
+    all_scores = fc.weight if method == "cam" else (score_fn(out) if score_fn else out).T  # (classes, ...)
+    if not 0 <= target < len(all_scores):
+        raise ValueError(f"target must be a class index 0-{len(all_scores) - 1}, not {target}")
     if method == "cam":
-        if fc is None:
-            raise ValueError("CAM needs fc=, the linear layer after global average pooling")
         w = fc.weight[target].view(1, -1, 1, 1)
         m = (w * a).sum(1)
     else:
-        scores = (score_fn(out) if score_fn else out)[:, target]
+        scores = all_scores[target]
         g, = torch.autograd.grad(scores.sum(), a, create_graph=False)
         if method == "gradcam":
             m = (g.mean((2, 3), keepdim=True) * a).sum(1)
@@ -73,4 +86,6 @@ def interpretability(cam: np.ndarray, heatmap: np.ndarray, top: float = 0.1) -> 
     r = float(np.corrcoef(a, h)[0, 1]) if a.std() > 0 and h.std() > 0 else float("nan")
     k = max(1, int(top * a.size))
     idx = np.argsort(-a)[:k]
-    return {"cosine": cos, "pearson": r, "top_in_au_regions": float((h[idx] > 0.5 * h.max()).mean())}
+    # a flat map has no top pixels (argsort would pick an arbitrary k of the tied ones)
+    inside = float((h[idx] > 0.5 * h.max()).mean()) if a.max() > a.min() else float("nan")
+    return {"cosine": cos, "pearson": r, "top_in_au_regions": inside}

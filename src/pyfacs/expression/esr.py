@@ -58,8 +58,9 @@ class ESR(nn.Module):
     def __init__(self, ensemble_size: int = 9, *, n_classes: int = len(FER_LABELS), in_chans: int = 1,
                  width: int = 32):
         super().__init__()
-        if ensemble_size < 1:
-            raise ValueError("ensemble_size must be at least 1")
+        from pyfacs.nn import check_sizes
+
+        check_sizes("ESR", ensemble_size=ensemble_size, n_classes=n_classes, in_chans=in_chans, width=width)
         self.base = Base(in_chans, width)
         self.branches = nn.ModuleList(Branch(self.base.out_channels, width, n_classes) for _ in range(ensemble_size))
 

@@ -85,6 +85,8 @@ def cam_interpretability(model, images, labels, landmarks, label_names, device=t
             heat = expression_heatmap(landmarks[i + k], label_names[labels[i + k]], images.shape[1:])
             if heat.max() > 0:
                 rows.append(interpretability(cam, heat))
+    if not rows:  # (no image of a class with AU cues: neutral only)
+        return {"cosine": float("nan"), "pearson": float("nan"), "top_in_au_regions": float("nan"), "n_images": 0}
     return {key: float(np.nanmean([r[key] for r in rows])) for key in rows[0]} | {"n_images": len(rows)}
 
 

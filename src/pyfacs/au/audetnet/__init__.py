@@ -51,7 +51,9 @@ def build_from_cfg(path: str | Path | CfgFile, *, image_size: int = 64, n_aus: i
     Image Discriminator(image) → real vs reconstructed (optional). With ``n_aus``, also
     ``check_outputs(nets, n_aus)``. Any cfg that cannot be built or trained is a ``CfgError``."""
     from pyfacs.au.audetnet.builder import CfgNet
+    from pyfacs.nn import check_sizes
 
+    check_sizes("build_from_cfg", image_size=image_size, **({"n_aus": n_aus} if n_aus is not None else {}))
     cfg = path if isinstance(path, CfgFile) else load_cfg(path)
     check_sections(cfg)
     general = cfg.sections["General"]

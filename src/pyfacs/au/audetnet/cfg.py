@@ -238,6 +238,9 @@ def parse_cfg(text: str, path: str = "<cfg>") -> CfgFile:
         if block is None:
             raise CfgError(f"{path}:{n}: option {line!r} outside any [block]")
         key, value = (s.strip() for s in line.split("=", 1))
+        if not re.fullmatch(r"[A-Za-z_][\w.]*", key):  # e.g. "[convolutional] filters=3" on one line
+            raise CfgError(f"{path}:{n}: expected key=value, a [block] or a {{Section}} (each on its own line), "
+                           f"got {line!r}")
         if key in block.options:
             log.warning("%s:%d: %s given twice in [%s] (also on line %d); the value on line %d is used",
                         path, n, key, block.type, block.options[key][1], n)
@@ -269,7 +272,10 @@ def _convert(cfg: CfgFile) -> None:
                                    f"read as [{kind}] (its blocks are read by position): {_GENERAL_HINT}; reorder them")
             else:
                 kind = block.type
-                if kind not in SCHEMAS or kind in GENERAL_ORDER:
+                if kind in GENERAL_ORDER:  # (a misspelt {General}: its blocks are no layers)
+                    raise CfgError(f"{cfg.path}:{block.line}: [{kind}] belongs in {{General}}, not in {{{name}}}"
+                                   + (" (did you mean {General}?)" if name.lower().startswith("gen") else ""))
+                if kind not in SCHEMAS:
                     close = difflib.get_close_matches(kind, [k for k in SCHEMAS if k not in GENERAL_ORDER], n=1)
                     hint = f" (did you mean [{close[0]}]?)" if close else ""
                     raise CfgError(f"{cfg.path}:{block.line}: unknown block type [{kind}]{hint}; known: "
@@ -311,13 +317,7 @@ def _convert(cfg: CfgFile) -> None:
 
 def check_sections(cfg: CfgFile) -> None:
     """The section names an AUDetNet cfg may have, the ones it must have, and layers in each network."""
-    for name, line in cfg.section_lines.items() if cfg.section_lines else ((n, 0) for n in cfg.sections):
-        if name not in KNOWN_SECTIONS:
-            close = difflib.get_close_matches(name, KNOWN_SECTIONS, n=1)
-            hint = f" (did you mean {{{close[0]}}}?)" if close else ""
-            raise CfgError(f"{cfg.path}:{line}: unknown section {{{name}}}{hint}; the sections are "
-                           f"{', '.join('{' + s + '}' for s in KNOWN_SECTIONS[:-1])} and optionally "
-                           f"{{{KNOWN_SECTIONS[-1]}}}")
+    _check_section_names(cfg)
     for needed in ("General", *NETWORK_SECTIONS):
         if needed not in cfg.sections:
             raise CfgError(f"{cfg.path}: missing section {{{needed}}}; an AUDetNet cfg needs "
@@ -327,6 +327,17 @@ def check_sections(cfg: CfgFile) -> None:
         if blocks is not None and len(blocks) < 2:
             raise CfgError(f"{cfg.path}:{blocks[0].line}: {{{name}}} has a [net] block but no layers; add its "
                            f"blocks after [net] (an [identity] block passes its input through)")
+
+
+def _check_section_names(cfg: CfgFile) -> None:
+    """Before the blocks are read: a misspelt {General} would have its blocks taken for layers."""
+    for name, line in cfg.section_lines.items() if cfg.section_lines else ((n, 0) for n in cfg.sections):
+        if name not in KNOWN_SECTIONS:
+            close = difflib.get_close_matches(name, KNOWN_SECTIONS, n=1)
+            hint = f" (did you mean {{{close[0]}}}?)" if close else ""
+            raise CfgError(f"{cfg.path}:{line}: unknown section {{{name}}}{hint}; the sections are "
+                           f"{', '.join('{' + s + '}' for s in KNOWN_SECTIONS[:-1])} and optionally "
+                           f"{{{KNOWN_SECTIONS[-1]}}}")
 
 
 def load_cfg(path: str | Path) -> CfgFile:

@@ -18,6 +18,14 @@ from pyfacs.au.audetnet.data import momu
 from pyfacs.errors import InputError
 
 
+def linear_decay(n_epochs: int, last: int):
+    """The learning-rate factor of epoch ``e`` under ``learning_rate_scheduler=Linear``: 1, then down
+    over the ``last`` epochs. A window as long as the run or longer (a short run of a long recipe) still
+    starts at the full rate: the decay then spans the epochs after the first."""
+    last = min(last, n_epochs - 1)
+    return lambda e: 1.0 if e < n_epochs - last else max(0.0, (n_epochs - e) / (last + 1))
+
+
 def _p_original(out: torch.Tensor) -> torch.Tensor:
     """A discriminator's probability that its input is 'original': softmax column 0, or a sigmoid."""
     out = out.flatten(1)
@@ -77,8 +85,7 @@ def train_audetnet(nets: AUDetNetworks, images: np.ndarray, labels: np.ndarray, 
     bs, n_epochs = tr.get("batch_size", 32), epochs or tr.get("max_epochs", 1)
     scheds = []
     if tr.get("learning_rate_scheduler") == "Linear":
-        last = tr.get("decay_lr_over_last_n_epochs", n_epochs)
-        factor = lambda e: 1.0 if e < n_epochs - last else max(0.0, (n_epochs - e) / (last + 1))  # noqa: E731
+        factor = linear_decay(n_epochs, tr.get("decay_lr_over_last_n_epochs", n_epochs))
         scheds = [torch.optim.lr_scheduler.LambdaLR(o, factor) for o in opt_main + [opt_d]]
     history = []
     batch_no = 0
