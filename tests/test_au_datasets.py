@@ -186,6 +186,9 @@ def test_list_files_with_a_byte_order_mark_and_blank_lines(tmp_path):
     (tmp_path / "BP4D_x_label_fold1.txt").write_text("\n\n" + "0 " * 12 + "\n" + "2 " + "0 " * 11 + "\n")
     with pytest.raises(InputError, match=r"line 4, column 1: label 2 \(AU1\)"):  # the file's line, blanks counted
         read_list_fold(tmp_path, "BP4D", "x", 1)
+    (tmp_path / "BP4D_x_label_fold1.txt").write_text("# header\n" + "0 " * 12 + "\n" + "1 " * 12 + "\n")
+    with pytest.raises(InputError, match=r"line 1: 2 values where 12 are expected"):  # (was skipped)
+        read_list_fold(tmp_path, "BP4D", "x", 1)
 
 
 def test_ckplus_header_variants_and_emotion_names(tmp_path):

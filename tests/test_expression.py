@@ -299,7 +299,7 @@ def test_expression_label_files_refuse_what_would_load_nothing_or_wrong_values(t
     assert read_ferplus(tmp_path / "new.csv", "train")["label"].tolist() == [1]  # pyfacs's name; Usage stripped
     with pytest.raises(InputError, match="has no PublicTest rows"):
         read_ferplus(tmp_path / "new.csv", "val")
-    with pytest.raises(InputError, match="split must be one of Training"):
+    with pytest.raises(InputError, match="split must be one of train, val, test, not 'training'"):
         read_ferplus(tmp_path / "new.csv", "training")
     (tmp_path / "raf.txt").write_text("\n\n")
     with pytest.raises(InputError, match="lists no images"):

@@ -89,6 +89,7 @@ def test_a_generic_label_csv_with_spaces_after_commas_keeps_its_names(tmp_path):
     ("AU1,AU2\n0,1\n0\n", "line 3: '0' is not 2 values of 0, 1 or -1"),
     ("AU1,AU2\n0,2\n", "line 2"),
     ("AU1,AU2\n0,yes\n", "line 2"),
+    ("AU1,AU2\n0,1\n\n1,1\n", "line 3: a blank line among the frames' lines"),
 ])
 def test_affwild2_files_are_read_kindly_and_checked(tmp_path, text, match):
     (tmp_path / "AU_Set" / "Train_Set").mkdir(parents=True)

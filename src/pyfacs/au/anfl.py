@@ -105,8 +105,7 @@ class FacialGraphGenerator(nn.Module):
                  *, nonnegative_sc: bool = True):
         super().__init__()
         check_sizes("FacialGraphGenerator", in_features=in_features, n_main_nodes=n_main_nodes)
-        if isinstance(n_sub_nodes, bool) or not isinstance(n_sub_nodes, int) or n_sub_nodes < 0:
-            raise ValueError(f"FacialGraphGenerator: n_sub_nodes must be a whole number, 0 or more, not {n_sub_nodes!r}")
+        check_sizes("FacialGraphGenerator", minimum=0, n_sub_nodes=n_sub_nodes)
         self.n_main_nodes, self.n_sub_nodes = n_main_nodes, n_sub_nodes
         self.nonnegative_sc = nonnegative_sc
         self.gnn = GNN(in_features, n_main_nodes, n_neighbors)

@@ -39,8 +39,9 @@ def au_heatmap(lmk68: np.ndarray, aus, shape: tuple[int, int], sigma_frac: float
     for au in aus:
         for x, y in au_points(lmk68, au):
             out += np.exp(-((xs - x) ** 2 + (ys - y) ** 2) / (2 * sigma**2))
-    # as ClassHeatmaps (training): points far outside the image give a map near 0, not one scaled up to 1
-    return out / max(float(out.max()), 1e-12)
+    # each Gaussian peaks at 1: a map reaches 1 only where AU points lie in the image, and points outside
+    # it give what reaches the image, not a border stripe scaled up to 1 (as ClassHeatmaps in training)
+    return out / max(float(out.max()), 1.0)
 
 
 def expression_heatmap(lmk68: np.ndarray, label: str, shape: tuple[int, int]) -> np.ndarray:

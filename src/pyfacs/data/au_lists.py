@@ -96,7 +96,7 @@ def _fast_ints(lines: list[str], width: int) -> np.ndarray | None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # e.g. NumPy's "parsing an integer via a float"
-            a = np.loadtxt(lines, dtype=np.int64, ndmin=2)
+            a = np.loadtxt(lines, dtype=np.int64, ndmin=2, comments=None)  # (no comments in a list)
     except Exception:  # noqa: BLE001 - any failure falls back to the checking parser
         return None
     if a.shape[1] != width or a.size and (a.min() < -128 or a.max() > 127):

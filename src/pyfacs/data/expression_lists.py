@@ -27,12 +27,10 @@ def read_ferplus(path: str | Path, split: str = "Training") -> pd.DataFrame:
     """Rows of one split (the file's Training, PublicTest, PrivateTest, or pyfacs's train, val, test):
     ``image`` (e.g. fer0000000.png), vote columns (the file's names), ``label`` (majority, an index into
     FERPLUS_LABELS, or -1)."""
-    from pyfacs.data.fer2013 import USAGE
+    from pyfacs.data.fer2013 import USAGE, _usage
     from pyfacs.io.csvfile import read_csv
 
-    if split not in (*USAGE, *USAGE.values()):
-        raise InputError(f"split must be one of {', '.join(USAGE.values())} (or {', '.join(USAGE)}), not {split!r}")
-    split = USAGE.get(split, split)
+    split = split if split in USAGE.values() else _usage(split)
     df = read_csv(path, "FER+ label file (fer2013new.csv)")
     need = {"Usage", "Image name", *FERPLUS_COLUMNS, "unknown", "NF"}
     if not need <= set(df.columns):

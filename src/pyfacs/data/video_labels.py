@@ -48,6 +48,8 @@ def load_video_labels(video: str | Path, csv: str | Path, *, columns: list[str] 
         if "frame" not in df:
             raise InputError(f"{csv} needs a 'frame' column (0-based frame numbers)")
         columns = columns or [c for c in df.columns if c != "frame"]
+        if "frame" in columns:
+            raise InputError("columns= names the labels; 'frame' is the frame number, not a label")
         if missing := [c for c in columns if c not in df]:
             raise InputError(f"{csv} has no column(s) {', '.join(missing)}")
         df = pd.concat([numbers(df, ["frame"], csv), numbers(df, columns, csv)], axis=1)
@@ -61,8 +63,7 @@ def load_video_labels(video: str | Path, csv: str | Path, *, columns: list[str] 
             raise InputError(f"{csv}, data row {i + 1}: frame {int(frame[i])} is labelled twice")
     else:
         raise InputError(f"unknown label format {fmt!r}; use generic or openface")
-    missing = [c for c in columns if c not in df]
-    if missing:
+    if missing := [c for c in columns if c not in df]:  # (openface: columns= asked for)
         raise InputError(f"{csv} has no column(s) {', '.join(missing)}")
     return VideoLabels(video, df["frame"].to_numpy(np.int64), df[columns].to_numpy(np.float64), list(columns))
 
@@ -78,10 +79,13 @@ def load_affwild2_au(root: str | Path, name: str, split: str = "Train_Set") -> V
     from pyfacs.io.csvfile import read_text
 
     fix = "Aff-Wild2's AU files hold a header AU1,AU2,... then one line of 0/1 (-1: not annotated) per frame"
-    lines = [(no, line.strip()) for no, line in enumerate(read_text(txt, "Aff-Wild2 AU file").splitlines(), 1)
-             if line.strip()]
-    if not lines:
+    text = read_text(txt, "Aff-Wild2 AU file").rstrip()
+    lines = [(no, line.strip()) for no, line in enumerate(text.splitlines(), 1)]
+    if not text:
         raise InputError(f"{txt} is empty; {fix}")
+    if blank := next((no for no, line in lines if not line), None):  # (frames are numbered by line)
+        raise InputError(f"{txt}, line {blank}: a blank line among the frames' lines would misnumber "
+                         f"every frame after it; {fix}")
     header = [a.strip() for a in lines[0][1].split(",")]
     if not all(re.fullmatch(r"AU\d+", a) for a in header):
         raise InputError(f"{txt}, line {lines[0][0]}: the header {lines[0][1][:40]!r} is not AU1,AU2,...; {fix}")

@@ -10,11 +10,13 @@ import torch.nn.functional as F
 from torch import nn
 
 METHODS = ("cam", "gradcam", "gradcam++", "layercam")
+INTERPRETABILITY_KEYS = ("cosine", "pearson", "top_in_au_regions")
 
 
 def activation_map(model: nn.Module, layer: nn.Module, x: torch.Tensor, target: int, *, method: str = "gradcam",
                    score_fn=None, fc: nn.Linear | None = None) -> torch.Tensor:
-    """(B, H, W) map in [0, 1] over ``layer``'s output for class ``target``.
+    """(B, H, W) map in [0, 1] over ``layer``'s output for class ``target``, taken in eval mode and with
+    gradients whatever the caller's (the model's modes are left as they were).
 
     ``score_fn(model_output) -> (B, n_classes)`` picks the class scores (default: the output itself);
     ``cam`` needs ``fc``, the linear layer after global average pooling of ``layer``'s features."""
@@ -22,7 +24,7 @@ def activation_map(model: nn.Module, layer: nn.Module, x: torch.Tensor, target: 
         raise ValueError(f"method must be one of {METHODS}, not {method!r}")
     feats: dict[str, torch.Tensor] = {}
     handle = layer.register_forward_hook(lambda m, i, o: feats.__setitem__("a", o))
-    was_training = model.training
+    modes = {m: m.training for m in model.modules()}
     try:  # (eval: a map must not move BatchNorm's running statistics; grad: also under torch.no_grad())
         with torch.enable_grad():
             model.eval()
@@ -30,7 +32,8 @@ def activation_map(model: nn.Module, layer: nn.Module, x: torch.Tensor, target: 
             return _map(out, feats, target, method, score_fn, fc)
     finally:
         handle.remove()
-        model.train(was_training)
+        for m, training in modes.items():  # (each module as it was: a frozen part stays in eval)
+            m.training = training
 
 
 def _map(out, feats: dict, target: int, method: str, score_fn, fc) -> torch.Tensor:
@@ -77,15 +80,16 @@ def alignment_loss(attention: torch.Tensor, heatmap: torch.Tensor) -> torch.Tens
 
 def interpretability(cam: np.ndarray, heatmap: np.ndarray, top: float = 0.1) -> dict[str, float]:
     """How well a map points at the AU regions: cosine similarity, Pearson r, and the share of the
-    map's top ``top`` pixels that fall where the heatmap is above half its maximum."""
+    map's top ``top`` pixels that fall where the heatmap is above half its maximum; all NaN for a
+    flat map."""
     import cv2
 
     cam = cv2.resize(cam.astype(np.float32), heatmap.shape[::-1], interpolation=cv2.INTER_LINEAR)
     a, h = cam.ravel(), heatmap.ravel()
+    if a.max() == a.min():  # a flat map points nowhere: nothing to measure (argsort would pick any pixels)
+        return dict.fromkeys(INTERPRETABILITY_KEYS, float("nan"))
     cos = float(a @ h / max(np.linalg.norm(a) * np.linalg.norm(h), 1e-12))
     r = float(np.corrcoef(a, h)[0, 1]) if a.std() > 0 and h.std() > 0 else float("nan")
     k = max(1, int(top * a.size))
     idx = np.argsort(-a)[:k]
-    # a flat map has no top pixels (argsort would pick an arbitrary k of the tied ones)
-    inside = float((h[idx] > 0.5 * h.max()).mean()) if a.max() > a.min() else float("nan")
-    return {"cosine": cos, "pearson": r, "top_in_au_regions": inside}
+    return {"cosine": cos, "pearson": r, "top_in_au_regions": float((h[idx] > 0.5 * h.max()).mean())}

@@ -68,9 +68,8 @@ def explain(image: str | Path, output: str | Path, *, method: str = "gradcam") -
     # the ensemble's map: the mean of each branch's map over its last convolutional features, after
     # their BatchNorm and ReLU: the features its pooled classifier reads, where AU-cue guidance aligns
     # the maps in training (the shared base's maps are coarse and dominated by border effects)
-    with torch.enable_grad():
-        maps = [activation_map(model, b.net[-2], x, k, method=method, score_fn=score, fc=b.fc)[0].numpy()
-                for b in model.branches]
+    maps = [activation_map(model, b.net[-2], x, k, method=method, score_fn=score, fc=b.fc)[0].numpy()
+            for b in model.branches]
     cam = np.mean(maps, 0)
     cam = (cam - cam.min()) / max(float(cam.max() - cam.min()), 1e-12)
     heat = expression_heatmap(lmk_crop, labels[k], crop.shape)

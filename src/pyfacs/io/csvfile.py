@@ -40,8 +40,8 @@ def read_csv(path: str | Path, what: str, **kw) -> pd.DataFrame:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", pd.errors.ParserWarning)
-            df = pd.read_csv(path, skipinitialspace=True, low_memory=False, index_col=False, **kw)
-    except pd.errors.ParserWarning:
+            df = pd.read_csv(path, skipinitialspace=True, low_memory=False, **({"index_col": False} | kw))
+    except pd.errors.ParserWarning:  # (pandas: "Length of header or names does not match length of data")
         raise InputError(f"{path} is not a readable {what}: a row holds more cells than the header names") from None
     except pd.errors.EmptyDataError:
         raise InputError(f"{path} is empty: expected {what}") from None

@@ -2,9 +2,9 @@
 Needs the ``train`` extra: ``pip install 'pyfacs[train]'``."""
 
 
-def check_sizes(owner: str, **sizes: int) -> None:
-    """Each size a whole number of at least 1, else a ValueError naming it (torch would fail later, deep
-    in a layer, or build zero-size layers without a word)."""
+def check_sizes(owner: str, minimum: int = 1, **sizes: int) -> None:
+    """Each size a whole number of at least ``minimum``, else a ValueError naming it (torch would fail
+    later, deep in a layer, or build zero-size layers without a word)."""
     for name, value in sizes.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{owner}: {name} must be a whole number of at least 1, not {value!r}")
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise ValueError(f"{owner}: {name} must be a whole number of at least {minimum}, not {value!r}")

@@ -70,7 +70,7 @@ def cam_interpretability(model, images, labels, landmarks, label_names, device=t
     """The paper's measures, averaged over the images of classes with AU cues: the ensemble's CAM
     for the true class (mean of the branches' normalised CAMs) against that class's AU heatmap."""
     from pyfacs.au.heatmaps import expression_heatmap
-    from pyfacs.expression.cam import interpretability
+    from pyfacs.expression.cam import INTERPRETABILITY_KEYS, interpretability
     from pyfacs.expression.guidance import branch_cams
 
     model.eval()
@@ -86,7 +86,7 @@ def cam_interpretability(model, images, labels, landmarks, label_names, device=t
             if heat.max() > 0:
                 rows.append(interpretability(cam, heat))
     if not rows:  # (no image of a class with AU cues: neutral only)
-        return {"cosine": float("nan"), "pearson": float("nan"), "top_in_au_regions": float("nan"), "n_images": 0}
+        return dict.fromkeys(INTERPRETABILITY_KEYS, float("nan")) | {"n_images": 0}
     return {key: float(np.nanmean([r[key] for r in rows])) for key in rows[0]} | {"n_images": len(rows)}
 
 

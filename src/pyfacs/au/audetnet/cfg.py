@@ -330,7 +330,7 @@ def check_sections(cfg: CfgFile) -> None:
 
 
 def _check_section_names(cfg: CfgFile) -> None:
-    """Before the blocks are read: a misspelt {General} would have its blocks taken for layers."""
+    """Every section is one an AUDetNet cfg may have (a misspelt one is named, with the closest)."""
     for name, line in cfg.section_lines.items() if cfg.section_lines else ((n, 0) for n in cfg.sections):
         if name not in KNOWN_SECTIONS:
             close = difflib.get_close_matches(name, KNOWN_SECTIONS, n=1)
