@@ -116,9 +116,14 @@ def test_heatmaps_of_points_outside_the_image_and_of_missing_landmarks(astronaut
     lmk = _face_landmarks(astronaut)
     lmk = (lmk - lmk.min(0)) / (lmk.max(0) - lmk.min(0)).max() * 40 + 4  # the face in a 48x48 crop
     away = lmk + [60, 0]  # the AU points 20-30 px beyond the right edge
-    assert expression_heatmap(away, "happy", (48, 48)).max() < 0.01  # (was scaled up to 1: a stripe on the edge)
-    assert ClassHeatmaps(["happy"], 48, size=48)(torch.tensor(away, dtype=torch.float32)[None],
-                                                 torch.tensor([0])).max() < 0.01
+    from pyfacs.au.heatmaps import au_points
+
+    first_x = min(x for au in CODEBOOK["happy"] for x, _ in au_points(lmk, au))
+    near = lmk + [48 + 3 - first_x, 0]  # every AU point 3 px or more beyond the right edge
+    assert expression_heatmap(near, "happy", (48, 48)).max() < 0.9  # (was scaled up to 1: a stripe on the edge)
+    assert expression_heatmap(away, "happy", (48, 48)).max() < 0.01
+    torch_map = ClassHeatmaps(["happy"], 48, size=48)(torch.tensor(near, dtype=torch.float32)[None], torch.tensor([0]))
+    assert np.corrcoef(torch_map[0].numpy().ravel(), expression_heatmap(near, "happy", (48, 48)).ravel())[0, 1] > 0.99
     gone = lmk.copy()
     gone[48] = np.nan
     with pytest.raises(ValueError, match="landmarks must be finite"):

@@ -40,7 +40,8 @@ def au_heatmap(lmk68: np.ndarray, aus, shape: tuple[int, int], sigma_frac: float
         for x, y in au_points(lmk68, au):
             out += np.exp(-((xs - x) ** 2 + (ys - y) ** 2) / (2 * sigma**2))
     # each Gaussian peaks at 1: a map reaches 1 only where AU points lie in the image, and points outside
-    # it give what reaches the image, not a border stripe scaled up to 1 (as ClassHeatmaps in training)
+    # it give what reaches the image, not a border stripe scaled up to 1 (what explain draws; the
+    # measures compare shapes, not scales, so they equal those of training's ClassHeatmaps)
     return out / max(float(out.max()), 1.0)
 
 

@@ -30,8 +30,9 @@ class ClassHeatmaps:
         d2 = (self.xs - pts[..., 0, None, None]) ** 2 + (self.ys - pts[..., 1, None, None]) ** 2
         g = torch.exp(-d2 / (2 * sigma.view(-1, 1, 1, 1) ** 2)) * self.valid[y][..., None, None]
         hm = g.sum(1)
-        # (as au_heatmap; the cosine alignment loss does not depend on a map's scale)
-        return hm / hm.flatten(1).max(1).values.clamp(min=1.0).view(-1, 1, 1)
+        # (scaled to a peak of 1, as trained: the cosine loss does not depend on the scale, but its float
+        # rounding does, and the shipped models' configs reproduce their runs bit for bit)
+        return hm / hm.flatten(1).max(1).values.clamp(min=1e-12).view(-1, 1, 1)
 
 
 def branch_cams(model, x: torch.Tensor, y: torch.Tensor):
