@@ -83,7 +83,8 @@ def speed(name: str) -> None:
         rates.append(400 / (time.perf_counter() - t))
     memory = rss_mb() - before  # the session and its working buffers, resident after the runs
     params = sum(int(np.prod(t.dims)) for t in onnx.load(str(path)).graph.initializer)
-    print(f"{name}: {params / 1e6:.2f} M parameters, {path.stat().st_size / 2**20:.1f} MiB, "
+    print(f"{name}: {params / 1e6:.2f} M values stored (BatchNorm folded into the convolutions), "
+          f"{path.stat().st_size / 2**20:.1f} MiB, "
           f"+{memory:.0f} MB memory, {rates[0]:.0f} faces/s one at a time, {rates[1]:.0f} in batches of 8 "
           f"(one CPU thread)")
 
