@@ -117,9 +117,9 @@ class CorpusWorker:
             # complete: put in place by the run when it records the result (a table stopped before that is redone)
             sink.close(keep=errors == [], place=False)
         models = {k: v.get("sha256") for k, v in meta.items() if isinstance(v, dict) and "sha256" in v}
-        result = FileResult(video, None if errors else str(out), "error" if errors else "ok", counts["frames"], counts["faces"],
-                            len(people), errors[0].message if errors else None, round(time.perf_counter() - t, 2),
-                            models)
+        result = FileResult(video, None if errors else str(out), "error" if errors else "ok", counts["frames"],
+                            counts["faces"], len(people), errors[0].message if errors else None,
+                            round(time.perf_counter() - t, 2), models)
         return asdict(result)
 
 
