@@ -487,7 +487,7 @@ def test_a_labels_file_without_rows_and_a_mean_f1_without_positives_are_said_pla
 
     columns = "path,folder_emotion,video,frame,subject,number.aus,AU.combination,emotion,valence,AU1,AU2"
     (tmp_path / "labels.csv").write_text(columns + "\n")
-    with pytest.raises(InputError, match="labels.csv lists no images"):
+    with pytest.raises(InputError, match="labels.csv holds a header and no rows"):
         prepare(DataConfig(root=str(tmp_path)), 48)
     assert _score(None) == "n/a (no AU has a positive)" and _score(0.51234) == "0.512"
 
