@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from pyfacs.nn import check_sizes
+
 FER_LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 
 
@@ -58,8 +60,6 @@ class ESR(nn.Module):
     def __init__(self, ensemble_size: int = 9, *, n_classes: int = len(FER_LABELS), in_chans: int = 1,
                  width: int = 32):
         super().__init__()
-        from pyfacs.nn import check_sizes
-
         check_sizes("ESR", ensemble_size=ensemble_size, n_classes=n_classes, in_chans=in_chans, width=width)
         self.base = Base(in_chans, width)
         self.branches = nn.ModuleList(Branch(self.base.out_channels, width, n_classes) for _ in range(ensemble_size))

@@ -7,6 +7,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from pyfacs.nn import check_sizes
+
 
 class BasicBlock(nn.Module):
     expansion = 1
@@ -61,8 +63,6 @@ class ResNet(nn.Module):
                  small_input: bool = False):
         """``width`` scales every stage (64 is torchvision's); ``small_input`` replaces the 7×7/2
         stem and max-pool with a 3×3/1 stem, for 48×48-ish faces."""
-        from pyfacs.nn import check_sizes
-
         check_sizes("ResNet", in_chans=in_chans, width=width, num_classes=num_classes)
         super().__init__()
         if arch not in _ARCHS:

@@ -29,11 +29,10 @@ def epoch_saver(path: Path, epochs: int, deadline: float | None) -> Callable[[in
     return save
 
 
-def pause_if_spent(deadline: float | None, done: str, honoured: bool = True) -> None:
+def pause_if_spent(deadline: float | None, done: str) -> None:
     """Between two stages (cross-validation folds, then the final model): pause once the budget is
-    spent rather than start the next stage's first epoch. ``honoured``: the run keeps per-epoch
-    checkpoints (kinds without them ignore --minutes)."""
-    if honoured and deadline is not None and time.monotonic() > deadline:
+    spent rather than start the next stage's first epoch."""
+    if deadline is not None and time.monotonic() > deadline:
         raise TrainingPaused(f"paused after {done}: the time budget is spent; the same command resumes "
                              "with the next stage")
 

@@ -77,6 +77,7 @@ def run(cfg: TrainConfig, run_dir: str | Path, *, minutes: float | None = None) 
     if minutes is not None and not _checkpoints_epochs(cfg):
         log.warning("--minutes is ignored: %s runs have no per-epoch checkpoint and run to the end",
                     cfg.task if cfg.task == "au-sequence" else cfg.model.kind)
+        minutes = None
     deadline = deadline_in(minutes)
     if _distributed(torch, cfg) > 0:  # under torchrun, only the first process writes the run dir
         import tempfile
@@ -229,7 +230,7 @@ def _train(cfg: TrainConfig, run_dir: Path, torch, deadline: float | None) -> di
             oof[test] = np.load(pred_file)
         else:
             if trained_here:
-                pause_if_spent(deadline, f"fold {previous}", _checkpoints_epochs(cfg))
+                pause_if_spent(deadline, f"fold {previous}")
             trained_here = True
             if previous is not None:  # start from the random state an uninterrupted run has here
                 _restore_random_state(torch, run_dir / f"fold{previous}_rng.pt")
@@ -248,7 +249,7 @@ def _train(cfg: TrainConfig, run_dir: Path, torch, deadline: float | None) -> di
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
     if cfg.export_full:
         if trained_here and not (run_dir / "final.ckpt").is_file():
-            pause_if_spent(deadline, "the last fold", _checkpoints_epochs(cfg))
+            pause_if_spent(deadline, "the last fold")
         if previous is not None:  # (resumed after the last fold: its weights are drawn from this state too)
             _restore_random_state(torch, run_dir / f"fold{previous}_rng.pt")
         _final_model(cfg, data, run_dir, torch, deadline)
