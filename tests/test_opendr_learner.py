@@ -114,3 +114,67 @@ def test_save_and_load_keep_what_they_should(tmp_path):
         loaded.load(path_to_saved_network=opendr)
     with pytest.raises(InputError, match="state_dicts"):
         c.save(state_dicts=[{}, {}], base_path_to_save_model=tmp_path / "d")
+
+
+def test_a_failed_load_fit_or_eval_leaves_the_learner_as_it_was(tmp_path):
+    learner = _learner(tmp_path)
+    ref = [c.confidence for c in learner.infer(FACES)[0]]
+    broken = learner.save(base_path_to_save_model=tmp_path / "broken")
+    (broken / "esr_9.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(InputError, match="not a weights file"):
+        learner.load(path_to_saved_network=broken)
+    with pytest.raises(InputError, match="ensemble_size"):
+        learner.load(ensemble_size=0, path_to_saved_network=broken)
+    fresh = FacialEmotionLearner(device="cpu", temp_path=tmp_path / "t")
+    with pytest.raises(InputError, match="cannot load"):
+        fresh.load(path_to_saved_network=broken)
+    with pytest.raises(InputError, match="no model yet"):  # not a randomly initialised one
+        fresh.infer(FACES)
+    affectnet = _affectnet(tmp_path / "affectnet")  # 8 classes in another order
+    (affectnet / "Training_Labeled").rename(affectnet / "Validation")
+    _affectnet(affectnet)
+    learner.base_path_to_dataset, learner.categorical_train = affectnet, True
+    labels = learner.labels
+    with pytest.raises(InputError, match="not the data's"):
+        learner.fit()
+    with pytest.raises(InputError, match="are not those of"):  # scored against another class order
+        learner.eval()
+    assert learner.labels == labels and [c.confidence for c in learner.infer(FACES)[0]] == ref
+
+
+def test_fit_refuses_what_would_train_nothing(tmp_path):
+    learner = _learner(tmp_path, categorical_train=True)
+    with pytest.raises(InputError, match="at least 2 images"):  # BatchNorm skips batches of one
+        learner.fit(FACES[:1], [0])
+    learner.batch_size = 1
+    with pytest.raises(InputError, match="batch_size"):
+        learner.fit(FACES, np.zeros(len(FACES), int))
+    root = _affectnet(tmp_path / "affectnet")
+    dims = FacialEmotionLearner(device="cpu", temp_path=tmp_path / "t", base_path_to_dataset=root, batch_size=4,
+                                categorical_train=False, dimensional_finetune=True, max_tuning_epoch=0)
+    with pytest.raises(InputError, match="nothing to train"):
+        dims.fit()
+    with pytest.raises(InputError, match="never trained"):  # its RMSE would score untrained layers
+        learner.eval("dimensional", images=FACES[:2], labels=np.zeros((2, 2)))
+
+
+def test_infer_shapes_of_one_image_and_of_a_batch(tmp_path):
+    learner = _learner(tmp_path)
+    assert len(learner.infer(FACES[0][..., None])[0]) == 1  # (H, W, 1): one grey image, not 48
+    with pytest.raises(InputError, match="1, 3 or 4 channels"):
+        learner.infer(np.repeat(FACES[0][..., None], 2, -1))
+    assert len(learner.infer(torch.from_numpy(FACES[:4]))[0]) == 4  # (4, H, W) tensor: four grey faces
+    assert len(learner.infer(torch.from_numpy(np.repeat(FACES[:1], 3, 0)))[0]) == 1  # (3, H, W): one RGB
+
+
+def test_unwritable_folders_are_one_line_errors(tmp_path):
+    learner = _learner(tmp_path)
+    (tmp_path / "a_file").write_text("")
+    with pytest.raises(InputError, match="cannot save the model into"):
+        learner.save(base_path_to_save_model=tmp_path / "a_file" / "sub")
+    learner.temp_path = tmp_path / "a_file" / "tmp"
+    with pytest.raises(InputError, match="cannot export the model"):
+        learner.optimize()
+    with pytest.raises(InputError, match="cannot download the model"):
+        learner.download(path=tmp_path / "a_file")
+    assert learner.ort_session is None and next(learner.model.parameters()).device.type == "cpu"

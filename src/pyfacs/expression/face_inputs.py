@@ -65,10 +65,10 @@ def as_faces(batch) -> np.ndarray:
     a = np.asarray(a)
     if a.dtype.kind not in "uif" or a.size == 0:
         raise InputError(f"images must be non-empty numeric arrays, not {a.dtype} of shape {a.shape}")
-    if from_image or a.ndim == 2 or (tensor and a.ndim == 3 and a.shape[0] in (1, 3, 4)):
+    if from_image or a.ndim == 2 or (tensor and a.ndim == 3 and a.shape[0] in (1, 3)):
         return _one_face(a, channels_first=a.ndim == 3 and (from_image or tensor), bgr=from_image)[None]
-    if a.ndim == 3:  # (n, H, W) grey; a single colour (H, W, 3) image
-        return _one_face(a, channels_first=False)[None] if a.shape[-1] in (3, 4) and a.shape[0] > 4 \
+    if a.ndim == 3:  # (n, H, W) grey; one (H, W, C) image, whose last axis is far shorter than a face
+        return _one_face(a, channels_first=False)[None] if a.shape[-1] <= 4 < a.shape[0] \
             else np.stack([_one_face(f, channels_first=False) for f in a])
     if a.ndim == 4:
         first = a.shape[1] in (1, 3, 4) and a.shape[-1] not in (1, 3, 4)

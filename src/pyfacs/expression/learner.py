@@ -19,6 +19,7 @@ import json
 import logging
 import pickle
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +43,9 @@ class Category:
     def __eq__(self, other) -> bool:
         return isinstance(other, Category) and (self.data, self.description, self.confidence) == \
             (other.data, other.description, other.confidence)
+
+    def __hash__(self) -> int:
+        return hash((self.data, self.description, self.confidence))
 
     def __repr__(self) -> str:
         return f"Category(prediction={self.data!r}, description={self.description!r}, confidence={self.confidence!r})"
@@ -108,7 +112,7 @@ class FacialEmotionLearner:
     def init_model(self, num_branches: int) -> None:
         from pyfacs.expression.esr import ESR
 
-        if not isinstance(num_branches, int) or num_branches < 1:
+        if not isinstance(num_branches, int) or isinstance(num_branches, bool) or num_branches < 1:
             raise InputError(f"the ensemble needs at least 1 branch, not {num_branches!r}")
         self.labels = self.labels or _dataset_labels(self.base_path_to_dataset)
         self.model = ESR(num_branches, n_classes=len(self.labels), width=self.width).to(self.device)
@@ -162,32 +166,41 @@ class FacialEmotionLearner:
         ``train_labels`` (class indices) replace the dataset at ``base_path_to_dataset``."""
         from pyfacs.train.expression import fit_esr
 
+        for key in ("batch_size", "max_tuning_epoch"):
+            value, least = getattr(self, key), 2 if key == "batch_size" else 0
+            if not isinstance(value, int) or isinstance(value, bool) or value < least:
+                raise InputError(f"{key} must be a whole number, at least {least}, not {value!r}")
         if train_images is None:
             x, y, va, labels = _load_dataset(self.base_path_to_dataset, "train")
         else:
             if train_labels is None:
                 raise InputError("fit(train_images) needs train_labels too: one class index per image")
             x, y, va = as_faces(train_images), np.asarray(train_labels), None
+            if len(x) < 2:
+                raise InputError(f"fit needs at least 2 images, not {len(x)}: the network's BatchNorm trains on batches")
             labels = self.labels or _dataset_labels(self.base_path_to_dataset)
             if y.shape != (len(x),) or not np.issubdtype(y.dtype, np.integer):
                 raise InputError(f"train_labels must be {len(x)} class indices (one per image), not {y.dtype} {y.shape}")
         if len(y) and not 0 <= y.min() <= y.max() < len(labels):
             raise InputError(f"labels must lie in 0..{len(labels) - 1} ({', '.join(labels)}), not {y.min()}..{y.max()}")
-        if not self.categorical_train and not (self.dimensional_finetune and va is not None):
-            raise InputError("nothing to train: categorical_train is False and the data has no valence/arousal "
-                             "for dimensional_finetune; set categorical_train=True")
+        dimensional = self.dimensional_finetune and va is not None and self.max_tuning_epoch > 0
+        if not self.categorical_train and not dimensional:
+            raise InputError("nothing to train: categorical_train is False and dimensional_finetune has no "
+                             "valence/arousal in the data (or max_tuning_epoch is 0); set categorical_train=True")
+        if len(x) < 2:
+            raise InputError(f"{self.base_path_to_dataset} holds {len(x)} training image(s): fit needs at least 2")
+        if self.model is not None and self.labels != labels:
+            raise InputError(f"the model's classes ({', '.join(self.labels)}) are not the data's "
+                             f"({', '.join(labels)}): call init_model (or load a model) for this dataset")
         self.labels = labels
         if self.model is None:
             self.init_model(self.ensemble_size)
-        elif self._n_classes() != len(labels):
-            raise InputError(f"the model has {self._n_classes()} classes, the data {len(labels)}: "
-                             "call init_model (or load a model) for this dataset")
         self._drop_onnx()  # an ONNX export would hold the weights from before this training
         results = {}
         if self.categorical_train:
             fit_esr(self.model, x, y.astype(np.int64), self._config(), device=self.torch.device(self.device))
             results["categorical"] = "trained"
-        if self.dimensional_finetune and va is not None:
+        if dimensional:
             results["dimensional_loss"] = self._finetune_dimensional(x, va)
         return results
 
@@ -233,7 +246,10 @@ class FacialEmotionLearner:
         if not 0 <= current_branch_on_training < len(self.model.branches):
             raise InputError(f"current_branch_on_training must lie in 0..{len(self.model.branches) - 1}")
         if images is None:
-            images, y, va, _ = _load_dataset(self.base_path_to_dataset, "val")
+            images, y, va, names = _load_dataset(self.base_path_to_dataset, "val")
+            if names != self.labels:
+                raise InputError(f"the model's classes ({', '.join(self.labels)}) are not those of "
+                                 f"{self.base_path_to_dataset} ({', '.join(names)}): load or fit a model for it")
         elif labels is None:
             raise InputError("eval(images=...) needs labels=... too")
         else:
@@ -260,6 +276,9 @@ class FacialEmotionLearner:
             return stats
         if va is None or va.ndim != 2 or va.shape[1] != 2:
             raise InputError("eval_type='dimensional' needs valence/arousal labels (n, 2): AffectNet has them, FER2013 not")
+        if not self.dimensional_trained:
+            raise InputError("the model's valence/arousal layers were never trained (infer gives NaN): "
+                             "fit with dimensional_finetune on data that has valence/arousal first")
 
         def rmse(pred: np.ndarray, k: int) -> float:
             return float(np.sqrt(((pred[:, k] - va[:, k]) ** 2).mean()))
@@ -306,20 +325,19 @@ class FacialEmotionLearner:
             raise InputError("state_dicts must be the model's state dict (learner.model.to_state_dict()), not "
                              f"{type(state_dicts).__name__}: OpenDR's list of per-part dicts has no counterpart here")
         folder = Path(base_path_to_save_model or self.base_path_experiment)
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise InputError(f"cannot save into {folder} ({exc.strerror or exc})") from None
-        self.torch.save(state_dicts or self.model.state_dict(), folder / f"{self.name_experiment}.pt")
         meta = _metadata(f"{self.name_experiment}.pt", len(self.model.branches), self.width, self.labels,
                          diversify=self.diversify, dimensional=self.dimensional_trained)
-        if self.ort_session is not None and self._onnx_path is not None and self._onnx_path.is_file():
-            onnx_path = folder / f"{self.name_experiment}.onnx"
-            if self._onnx_path.resolve() != onnx_path.resolve():
-                shutil.copy(self._onnx_path, onnx_path)
-            meta["model_paths"].append(onnx_path.name)
-            meta["optimized"], meta["format"] = True, "onnx"
-        (folder / f"{self.name_experiment}.json").write_text(json.dumps(meta, indent=2))
+        with _writing(folder, "save the model"):
+            folder.mkdir(parents=True, exist_ok=True)
+            with open(folder / f"{self.name_experiment}.pt", "wb") as f:  # torch's own writer raises RuntimeError
+                self.torch.save(state_dicts or self.model.state_dict(), f)
+            if self.ort_session is not None and self._onnx_path is not None and self._onnx_path.is_file():
+                onnx_path = folder / f"{self.name_experiment}.onnx"
+                if self._onnx_path.resolve() != onnx_path.resolve():
+                    shutil.copy(self._onnx_path, onnx_path)
+                meta["model_paths"].append(onnx_path.name)
+                meta["optimized"], meta["format"] = True, "onnx"
+            (folder / f"{self.name_experiment}.json").write_text(json.dumps(meta, indent=2))
         return folder
 
     def load(self, ensemble_size=9, path_to_saved_network="./trained_models/esr_9",
@@ -328,7 +346,7 @@ class FacialEmotionLearner:
         """Load a model saved by :meth:`save` or :meth:`download` (a folder with ``<name>.json`` +
         ``<name>.pt``, or that .json): its first ``ensemble_size`` branches (all it has if fewer), as
         OpenDR does; an ONNX model saved beside it is loaded for inference too when all branches are."""
-        from pyfacs.expression.esr import load_weights
+        from pyfacs.expression.esr import ESR, load_weights
 
         path = Path(path_to_saved_network)
         if path.is_dir() and (path / file_name_base_network).is_file():
@@ -347,33 +365,38 @@ class FacialEmotionLearner:
         try:
             meta = json.loads(metas[0].read_text())
             params, files = meta["inference_params"], meta["model_paths"]
-            self.width, self.labels = params["width"], tuple(params["labels"])
+            width, labels = int(params["width"]), tuple(params["labels"])
             saved = int(params["ensemble_size"])
         except (ValueError, KeyError, TypeError):
             raise InputError(f"{metas[0]} is not the metadata of a saved FacialEmotionLearner model") from None
         if not isinstance(ensemble_size, int) or ensemble_size < 1:
             raise InputError(f"ensemble_size must be a whole number of branches, at least 1, not {ensemble_size!r}")
-        self.ensemble_size = min(ensemble_size, saved)
-        self.diversify = bool(params.get("diversify", self.diversify))
-        self.init_model(self.ensemble_size)
+        # everything is built and checked before any of it replaces the learner's model: a failed
+        # load leaves the learner as it was
+        model = ESR(min(ensemble_size, saved), n_classes=len(labels), width=width)
         weights = folder / files[0]
         try:
-            load_weights(self.model, weights)
-        except (ValueError, OSError, RuntimeError, EOFError, pickle.UnpicklingError) as exc:
+            load_weights(model, weights)
+        except pickle.UnpicklingError:
+            raise InputError(f"cannot load {weights}: it is not a weights file saved by save() or download()") from None
+        except (ValueError, OSError, RuntimeError, EOFError) as exc:
             raise InputError(f"cannot load {weights}: {str(exc).splitlines()[0] or type(exc).__name__}") from None
+        session, onnx_file = None, next((folder / f for f in files if f.endswith(".onnx")), None)
+        if onnx_file is not None and onnx_file.is_file() and len(model.branches) == saved:
+            import onnxruntime as ort
+
+            try:
+                session = ort.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"])
+            except Exception as exc:  # onnxruntime's own exception types (a damaged file)
+                raise InputError(f"cannot load {onnx_file}: {str(exc).splitlines()[0]}") from None
+        self.width, self.labels, self.ensemble_size = width, labels, len(model.branches)
+        self.diversify = bool(params.get("diversify", self.diversify))
+        self.model = model.to(self.device)
         self.dimensional_trained = bool(params.get("dimensional", False))
         if fix_backbone:  # only the classifier layers stay trainable (for fine-tuning)
             for name, p in self.model.named_parameters():
                 p.requires_grad_("fc" in name)
-        onnx_file = next((folder / f for f in files if f.endswith(".onnx")), None)
-        if onnx_file is not None and onnx_file.is_file() and self.ensemble_size == saved:
-            import onnxruntime as ort
-
-            try:
-                self.ort_session = ort.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"])
-            except Exception as exc:  # onnxruntime's own exception types (a damaged file)
-                raise InputError(f"cannot load {onnx_file}: {str(exc).splitlines()[0]}") from None
-            self._onnx_path = onnx_file
+        self.ort_session, self._onnx_path = session, onnx_file if session is not None else None
 
     def optimize(self, do_constant_folding: bool = False) -> float:
         """Export to ONNX (checked, parity with PyTorch within 1e-4); inference then runs on ONNX
@@ -384,12 +407,15 @@ class FacialEmotionLearner:
         from pyfacs.export.onnx import export_onnx
 
         self._need_model()
-        self.temp_path.mkdir(parents=True, exist_ok=True)
         path = self.temp_path / f"{self.name_experiment}.onnx"
         self.model.eval()
-        diff = export_onnx(ESRVote(self.model.cpu()), path, input_shape=(1, 1, 48, 48),
-                           metadata={"name": self.name_experiment, "labels": list(self.labels)})
-        self.model.to(self.device)
+        try:
+            with _writing(self.temp_path, "export the model (temp_path)"):
+                self.temp_path.mkdir(parents=True, exist_ok=True)
+                diff = export_onnx(ESRVote(self.model.cpu()), path, input_shape=(1, 1, 48, 48),
+                                   metadata={"name": self.name_experiment, "labels": list(self.labels)})
+        finally:
+            self.model.to(self.device)
         self.ort_session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         self._onnx_path = path
         return diff
@@ -408,13 +434,24 @@ class FacialEmotionLearner:
 
         spec = get_model(DEFAULT_EXPRESSION_HEAD)
         folder = Path(path or self.temp_path) / "pretrained" / spec.name
-        folder.mkdir(parents=True, exist_ok=True)
         weights = shipped_weights(spec.name)
-        shutil.copy(weights, folder / weights.name)
         # trained on FER2013 alone: no valence/arousal was ever taught
         meta = _metadata(weights.name, spec.extra["ensemble_size"], spec.extra["width"], spec.labels)
-        (folder / f"{spec.name}.json").write_text(json.dumps(meta, indent=2))
+        with _writing(folder, "download the model"):
+            folder.mkdir(parents=True, exist_ok=True)
+            shutil.copy(weights, folder / weights.name)
+            (folder / f"{spec.name}.json").write_text(json.dumps(meta, indent=2))
         return folder
+
+
+@contextmanager
+def _writing(folder: Path, what: str):
+    """A failed write (unwritable or full disk, a file where a folder should be) as one line."""
+    try:
+        yield
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise InputError(f"cannot {what} into {folder} ({reason}): choose a folder you can write to") from None
 
 
 def _metadata(weights: str, ensemble_size: int, width: int, labels, *, diversify: bool = False,

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from pyfacs.errors import InputError
 from pyfacs.train.augment import random_affine, shift_flip, to_tensor
 from pyfacs.train.budget import epoch_saver, load_checkpoint
 from pyfacs.train.config import TrainConfig
@@ -20,8 +21,6 @@ from pyfacs.train.config import TrainConfig
 
 def pick_device(cfg: TrainConfig) -> torch.device:
     if cfg.device == "cuda" and not torch.cuda.is_available():
-        from pyfacs.errors import InputError
-
         raise InputError("device: cuda, but this machine has no CUDA GPU (or torch has no CUDA): use auto or cpu")
     if cfg.device == "cuda" or (cfg.device == "auto" and torch.cuda.is_available()):
         return torch.device("cuda")
@@ -99,6 +98,9 @@ def fit_esr(model, images, labels, cfg: TrainConfig, *, on_epoch=None, start_epo
     from pyfacs.expression.guidance import ClassHeatmaps, branch_cams, guidance_loss
 
     o = cfg.optim
+    if o.batch_size < 2 or len(images) < 2:  # BatchNorm cannot train on one image: such batches are skipped
+        raise InputError(f"expression training needs batches of at least 2 images, not {len(images)} image(s) "
+                         f"in batches of {o.batch_size}: give more images or a larger batch size")
     model.to(device)
     if o.optimizer == "sgd":
         opt = torch.optim.SGD(model.parameters(), lr=o.lr, momentum=o.momentum, nesterov=True,
