@@ -20,9 +20,37 @@ def test_every_builtin_model_resolves_and_verifies():
 
 def test_openface_au_files_are_pinned():
     spec = get_model("openface.au-2.2")
-    assert len(spec.files) == 59 and all(len(f.sha256) == 64 for f in spec.files)
+    assert len(spec.files) == 60 and all(len(f.sha256) == 64 for f in spec.files)
     assert "AU_predictors/tris_68_full.txt" in {f.path for f in spec.files}  # the face mask
     assert spec.base_url.endswith("OpenFace_2.2.0/lib/local/FaceAnalyser") and "non-commercial" in spec.licence
+
+
+def test_every_file_openfaces_au_lists_name_is_pinned():
+    from conftest import shared_path
+
+    lists = shared_path("models", "openface-2.2.0", "AU_predictors")
+    named = {f"AU_predictors/{line.split()[0]}" for name in ("AU_all_best.txt", "AU_all_static.txt")
+             for line in (lists / name).read_text().splitlines() if line.strip()}
+    assert len(named) == 56 and named <= {f.path for f in get_model("openface.au-2.2").files}
+
+
+def test_openface_au_from_the_cache_alone(tmp_path, monkeypatch, astronaut):
+    """Downloaded files land in the cache, which holds only what is pinned: the static models (for
+    images) must find every file there, not only when the whole mirror is read in place."""
+    import urllib.request
+
+    from conftest import shared_path
+
+    from pyfacs import Analyzer
+
+    mirror = shared_path("models", "openface-2.2.0")
+    monkeypatch.setenv("PYFACS_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("PYFACS_MODEL_MIRROR", raising=False)
+    monkeypatch.setenv("PYFACS_OFFLINE", "0")
+    monkeypatch.setattr(urllib.request, "urlopen",  # the canonical URLs, answered from the mirror's bytes
+                        lambda url, timeout: _Response((mirror / url.split("/FaceAnalyser/")[1]).read_bytes()))
+    rows = Analyzer(au_model="openface.au-2.2").frame_table(astronaut)
+    assert rows["AU12_r"].notna().all() and (tmp_path / "cache" / "openface.au-2.2").is_dir()
 
 
 def test_unknown_model_name():
@@ -135,7 +163,7 @@ def test_downloads_leave_nothing_half_written_and_say_what_to_do(tmp_path, monke
     monkeypatch.setattr(urllib.request, "urlopen", lambda url, timeout: _Response(b"", cut=True))
     with pytest.raises(ModelUnavailableError, match="could not download .*a.bin.*PYFACS_MODEL_MIRROR"):
         resolve(spec)
-    assert list((tmp_path / "cache" / "toy.v3").iterdir()) == []  # no partial file left
+    assert [p for p in (tmp_path / "cache").rglob("*") if p.is_file()] == []  # no partial file left
     monkeypatch.setattr(urllib.request, "urlopen", lambda url, timeout: _Response(url.rsplit("/", 1)[1].encode()))
     paths = resolve(spec)
     assert [p.read_bytes() for p in paths] == [b"a.bin", b"b.bin"] and _readable_by_all(paths[0])
@@ -155,4 +183,74 @@ def test_a_changed_package_file_says_to_reinstall_or_pin_the_new_hash():
     spec = ModelSpec(name="toy.v4", task="test", licence="MIT", source="test",
                      files=(ModelFile("models/data/esr5.fer2013.onnx", "0" * 64, "pyfacs"),))
     with pytest.raises(ModelUnavailableError, match="reinstall pyfacs .*registry.py"):
+        resolve(spec)
+
+
+def test_a_stalled_download_gives_up_at_its_deadline(tmp_path, monkeypatch):
+    import time
+    import urllib.request
+
+    from pyfacs.models import hub
+
+    monkeypatch.setenv("PYFACS_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("PYFACS_MODEL_MIRROR", raising=False)
+    monkeypatch.setenv("PYFACS_OFFLINE", "0")
+    monkeypatch.setattr(hub, "DOWNLOAD_DEADLINE_S", 0.3)
+    monkeypatch.setattr(urllib.request, "urlopen", lambda url, timeout: time.sleep(5))  # a trickling proxy
+    start = time.monotonic()
+    with pytest.raises(ModelUnavailableError, match="no complete answer within 0.3 s.*PYFACS_MODEL_MIRROR"):
+        resolve(_two_files(tmp_path, []))
+    assert time.monotonic() - start < 3
+
+
+def test_cache_and_mirror_troubles_are_one_line_with_a_fix(tmp_path, monkeypatch):
+    import time
+    import urllib.request
+
+    from pyfacs.models import hub
+
+    monkeypatch.setenv("PYFACS_HOME", "")  # empty is unset: not the current folder
+    assert hub.cache_dir() == hub.Path.home() / ".cache" / "pyfacs"
+    monkeypatch.setenv("PYFACS_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("PYFACS_MODEL_MIRROR", raising=False)
+    monkeypatch.setenv("PYFACS_OFFLINE", "0")
+    spec = _two_files(tmp_path, [])
+    monkeypatch.setattr(urllib.request, "urlopen", lambda url, timeout: _Response(b"<html>log in</html>"))
+    with pytest.raises(ModelUnavailableError, match="did not match its pinned SHA-256.*proxy.*PYFACS_MODEL_MIRROR"):
+        resolve(spec)
+    cache = tmp_path / "cache" / "toy.v3"
+    stale, fresh = cache / ".part-1-left-by-a-killed-process", cache / ".part-2-being-written"
+    stale.write_bytes(b"half")
+    fresh.write_bytes(b"half")
+    os.utime(stale, (time.time() - 7200,) * 2)
+    monkeypatch.setattr(urllib.request, "urlopen", lambda url, timeout: _Response(url.rsplit("/", 1)[1].encode()))
+    paths = resolve(spec)
+    assert not stale.exists() and fresh.exists()
+
+    def refused(path):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(hub, "sha256_of", refused)
+    hub._verified_once.cache_clear()
+    with pytest.raises(ModelUnavailableError, match=f"cannot read {paths[0]} .Permission denied.; fix its perm"):
+        resolve(spec)
+    monkeypatch.undo()
+    monkeypatch.setenv("PYFACS_OFFLINE", "1")
+    monkeypatch.setenv("PYFACS_MODEL_MIRROR", str(tmp_path / "no-such-mirror"))
+    monkeypatch.setenv("PYFACS_HOME", str(tmp_path / "other-cache"))
+    with pytest.raises(ModelUnavailableError, match="no-such-mirror does not exist"):
+        resolve(spec)
+
+
+def test_a_file_changed_under_the_same_mtime_is_hashed_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("PYFACS_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("PYFACS_MODEL_MIRROR", str(tmp_path / "mirror"))
+    monkeypatch.setenv("PYFACS_OFFLINE", "1")
+    spec = _two_files(tmp_path, ["a.bin", "b.bin"])
+    resolve(spec)
+    weights = tmp_path / "mirror" / "toy" / "a.bin"
+    st = weights.stat()
+    weights.write_bytes(b"EVIL!")  # same size, and the old mtime put back (cp -p, rsync -t)
+    os.utime(weights, ns=(st.st_atime_ns, st.st_mtime_ns))
+    with pytest.raises(ModelUnavailableError, match="SHA-256"):
         resolve(spec)

@@ -11,7 +11,8 @@ import hashlib
 import http.client
 import logging
 import os
-import shutil
+import threading
+import time
 import urllib.request
 import uuid
 from functools import lru_cache
@@ -22,9 +23,14 @@ from pyfacs.models.registry import ModelFile, ModelSpec
 
 log = logging.getLogger(__name__)
 
+# a whole file's download: the socket timeout alone bounds each read, so a proxy or portal that
+# trickles a byte now and then would hold a fetch forever (the largest file fetched is under 1 MB)
+DOWNLOAD_DEADLINE_S = 120.0
+_STALE_PART_S = 3600  # a temporary file this old was left by a process killed mid-write
+
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("PYFACS_HOME", Path.home() / ".cache" / "pyfacs")).expanduser()
+    return Path(os.environ.get("PYFACS_HOME") or Path.home() / ".cache" / "pyfacs").expanduser()
 
 
 def offline() -> bool:
@@ -40,12 +46,27 @@ def sha256_of(path: Path) -> str:
 
 
 @lru_cache(maxsize=None)
-def _verified(path: str, expected: str, mtime: float) -> bool:  # mtime: re-check if the file changes
+def _verified_once(path: str, expected: str, signature: tuple) -> bool:
     return sha256_of(Path(path)) == expected
 
 
+def _verified(path: Path, expected: str) -> bool:
+    """Whether ``path`` has the pinned hash, hashed once per version of the file: the size, inode and
+    change time are part of the key (a copy that keeps the old mtime still changes the ctime)."""
+    st = path.stat()
+    return _verified_once(str(path), expected, (st.st_size, st.st_ino, st.st_mtime_ns, st.st_ctime_ns))
+
+
+def _unreadable(path: Path, exc: OSError, fix: str) -> ModelUnavailableError:
+    return ModelUnavailableError(f"cannot read {path} ({exc.strerror or exc}); {fix}")
+
+
 def _check(path: Path, file: ModelFile, spec: ModelSpec, fix: str) -> Path:
-    if not _verified(str(path), file.sha256, path.stat().st_mtime):
+    try:
+        good = _verified(path, file.sha256)
+    except OSError as exc:
+        raise _unreadable(path, exc, f"fix its permissions, or {fix}") from None
+    if not good:
         raise ModelUnavailableError(f"{path} does not match the SHA-256 pinned for model {spec.name!r}; {fix}")
     return path
 
@@ -91,10 +112,12 @@ def _cached(target: Path, file: ModelFile, spec: ModelSpec) -> bool:
     """Whether the cache holds a good copy; a partial or damaged one is removed (so that it is
     fetched again rather than hiding a good mirror)."""
     try:
-        if _verified(str(target), file.sha256, target.stat().st_mtime):
+        if _verified(target, file.sha256):
             return True
     except (FileNotFoundError, NotADirectoryError):  # absent, or removed by another process just now
         return False
+    except OSError as exc:  # e.g. a shared cache whose file another user's umask made private
+        raise _unreadable(target, exc, "fix its permissions, or set PYFACS_HOME to a cache of your own") from None
     log.warning("%s does not match the SHA-256 pinned for model %r; fetching it again", target, spec.name)
     try:
         target.unlink(missing_ok=True)
@@ -110,21 +133,61 @@ def _into_cache(target: Path, write, *, sha256: str, origin: str) -> Path:
     tmp = target.parent / f".part-{os.getpid()}-{uuid.uuid4().hex}"
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale_parts(target.parent)
         # mode 0o644 less the umask, as for any file (mkstemp's 0o600 would shut out others sharing the cache)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     except OSError as exc:
         raise ModelUnavailableError(f"cannot write to the model cache {cache_dir()} ({exc}); "
                                     f"set PYFACS_HOME to a writable folder") from None
     try:
-        with os.fdopen(fd, "wb") as out:
-            write(out)
-        if sha256_of(tmp) != sha256:
-            raise ModelUnavailableError(f"{origin} did not match its pinned SHA-256; not using it")
-        os.replace(tmp, target)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                write(out)
+            good = sha256_of(tmp) == sha256
+            if good:
+                os.replace(tmp, target)
+        except OSError as exc:  # a full disk, a quota
+            raise ModelUnavailableError(f"cannot write {target} into the model cache ({exc.strerror or exc}); "
+                                        "free some space or set PYFACS_HOME to another folder") from None
+        if not good:
+            raise ModelUnavailableError(f"{origin} did not match its pinned SHA-256; not using it: check the "
+                                        "network (a proxy or login page answering instead), or set "
+                                        "PYFACS_MODEL_MIRROR to a verified copy")
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     return target
+
+
+def _remove_stale_parts(folder: Path) -> None:
+    """Temporary files left by a process killed while writing (a live one is minutes old at most)."""
+    for part in folder.glob(".part-*"):
+        try:
+            if time.time() - part.stat().st_mtime > _STALE_PART_S:
+                part.unlink()
+        except OSError:  # another process's, or gone already
+            pass
+
+
+def _download(url: str) -> bytes:
+    """The file at ``url``, within DOWNLOAD_DEADLINE_S (read in a thread: a stalled answer is left to
+    its socket timeout there, and this call returns at the deadline)."""
+    got: dict = {}
+
+    def read() -> None:
+        try:
+            with urllib.request.urlopen(url, timeout=15) as resp:
+                got["data"] = resp.read()
+        except (OSError, http.client.HTTPException) as exc:
+            got["error"] = exc
+
+    reader = threading.Thread(target=read, name="pyfacs-download", daemon=True)
+    reader.start()
+    reader.join(DOWNLOAD_DEADLINE_S)
+    if "data" in got:
+        return got["data"]
+    why = got.get("error") or f"no complete answer within {DOWNLOAD_DEADLINE_S:g} s"
+    raise ModelUnavailableError(f"could not download {url}: {why}; set PYFACS_MODEL_MIRROR to a local copy")
 
 
 def _url_file(file: ModelFile, spec: ModelSpec) -> Path:
@@ -140,27 +203,20 @@ def _url_file(file: ModelFile, spec: ModelSpec) -> Path:
                            origin=str(candidate))
     if offline() or not spec.base_url:
         why = "PYFACS_OFFLINE is set" if offline() else "it has no download URL"
-        where = (f"the mirror PYFACS_MODEL_MIRROR={mirror} lacks {spec.mirror_dir}/{file.path}" if mirror else
-                 f"set PYFACS_MODEL_MIRROR to a folder holding {spec.mirror_dir}/{file.path}")
+        where = (f"set PYFACS_MODEL_MIRROR to a folder holding {spec.mirror_dir}/{file.path}" if not mirror else
+                 f"the mirror PYFACS_MODEL_MIRROR={mirror} does not exist" if not Path(mirror).expanduser().is_dir()
+                 else f"the mirror PYFACS_MODEL_MIRROR={mirror} lacks {spec.mirror_dir}/{file.path}")
         raise ModelUnavailableError(
             f"model {spec.name!r} is not in the cache and cannot be downloaded ({why}); {where}")
     url = f"{spec.base_url.rstrip('/')}/{file.path}"
     log.warning("downloading %s (licence: %s)", url, spec.licence)
-
-    def download(out) -> None:
-        try:
-            with urllib.request.urlopen(url, timeout=15) as resp:
-                shutil.copyfileobj(resp, out)
-        except (OSError, http.client.HTTPException) as exc:
-            raise ModelUnavailableError(f"could not download {url}: {exc}; "
-                                        f"set PYFACS_MODEL_MIRROR to a local copy") from None
-
-    return _into_cache(target, download, sha256=file.sha256, origin=url)
+    data = _download(url)
+    return _into_cache(target, lambda out: out.write(data), sha256=file.sha256, origin=url)
 
 
 def _matches(path: Path | None, file: ModelFile) -> bool:
     try:
-        return path is not None and _verified(str(path), file.sha256, path.stat().st_mtime)
+        return path is not None and _verified(path, file.sha256)
     except OSError:
         return False
 

@@ -22,6 +22,7 @@ _FILES = [
     ("AU_predictors/svm_combined/AU_15_static.dat", "ad20720efc7fd21b7f13e2a24f27b4350cda8bc5ec1d3d032694b08bc51f054c"),
     ("AU_predictors/svm_combined/AU_17_dynamic.dat", "734269d134ca4c6ef2f021aac0de62efe0c6c454b58a92201aaec0b823a07e14"),
     ("AU_predictors/svm_combined/AU_17_static.dat", "56b99b0ab96524588f084c129e89a6fdb2ed83b1d1ebba9383d2908ff9c775d7"),
+    ("AU_predictors/svm_combined/AU_1_static.dat", "1dd31442ee057facb5ee1c5f2ab7e265fefcaf43d864a371ca19cfdd8fe4af53"),
     ("AU_predictors/svm_combined/AU_1_dynamic.dat", "5c1e0e5a0370d0e633890b111fdd598c785f52a8146f315f02a7cc08e0c25d72"),
     ("AU_predictors/svm_combined/AU_20_dynamic.dat", "a40479450306a82ce4fd097a68195dda46683e62415c6e76503a4b4bc8e470be"),
     ("AU_predictors/svm_combined/AU_20_static.dat", "e4a0e078f77ac58d90fdbd7963a890a699a6a9b705f3849a1ac54eacf00c2c13"),
