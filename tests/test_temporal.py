@@ -56,6 +56,8 @@ def test_smoothed_presence_and_label_follow_the_smoothed_values():
     faces = out[out.face_id.notna()]
     assert (faces["AU01_c"] == 0).all() and (faces["AU12_c"] == 0).all() and (faces["expr_label"] == "sad").all()
     assert out["AU01_c"].isna().iloc[-1] and pd.isna(out["expr_label"].iloc[-1])  # the empty row stays empty
+    named = FaceTable(pd.DataFrame(rows)).smoothed(window=3, columns=["AU12_r", "AU12_c"]).data
+    assert set(named["AU12_c"].dropna()) == {0.0}  # a presence column named is voted too, not averaged
 
 
 def test_smoothing_keeps_missing_values_missing_and_takes_any_index():
@@ -216,7 +218,8 @@ def test_smoothing_refuses_what_it_cannot_do_in_one_line():
     out = table.smoothed(window=3, columns=["AU12_r", "AU12_c", "AU12_r"]).data  # repeated and voted names
     assert out["AU12_r"].notna().all()
     for kwargs, message in [({"columns": "AU12_r"}, "list of column names"), ({"columns": ["nope"]}, "no column 'nope'"),
-                            ({"window": "5"}, "whole number"), ({"window": 4}, "odd"), ({"method": "mean"}, "'centered'")]:
+                            ({"window": "5"}, "whole number"), ({"window": 4}, "odd"), ({"method": "mean"}, "'centered'"),
+                            ({"columns": ["AU12_r", "frame"]}, "'frame' says which frame")]:
         with pytest.raises(pyfacs.errors.InputError, match=message):
             table.smoothed(**kwargs)
     copy = table.smoothed(window=3)

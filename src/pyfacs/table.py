@@ -248,16 +248,21 @@ class FaceTable:
             raise InputError(f"the table has no column {missing[0]!r} to smooth")
         if text := [c for c in columns if not pd.api.types.is_numeric_dtype(self.data[c])]:
             raise InputError(f"only number columns can be smoothed, not {text[0]!r}")
+        if ids := [c for c in columns if c in ("source", "frame", "timestamp_s", "face_id")]:
+            raise InputError(f"{ids[0]!r} says which frame and face a row is: it cannot be smoothed")
         if isinstance(window, (bool, np.bool_)) or not isinstance(window, (int, np.integer)) or window < 1:
             raise InputError(f"window must be a whole number of frames, at least 1, not {window!r}")
         if method not in ("centered", "causal"):
             raise InputError(f"method must be 'centered' or 'causal', not {method!r}")
         if method == "centered" and window % 2 == 0:
             raise InputError(f"a centred window needs an odd number of frames, not {window}")
-        # presence with no probability beside it (OpenFace's SVMs) is smoothed as a majority vote
-        votes = [f"{c[:-2]}_c" for c in columns if c.endswith("_r") and f"{c[:-2]}_c" in self.data
-                 and f"{c[:-2]}_p" not in self.data and f"{c[:-2]}_c" not in columns]
-        meta = {**copy.deepcopy(self.metadata), "smoothing": {"window": window, "method": method, "columns": columns}}
+        # presence (0/1) stays 0/1: named, or beside a smoothed intensity with no probability to follow
+        # (OpenFace's SVMs), it is smoothed as a majority vote
+        named, votes = columns, [c for c in columns if schema.is_au_column(c) and c.endswith("_c")]
+        columns = [c for c in columns if c not in votes]
+        votes += [f"{c[:-2]}_c" for c in columns if c.endswith("_r") and f"{c[:-2]}_c" in self.data
+                  and f"{c[:-2]}_p" not in self.data and f"{c[:-2]}_c" not in votes]
+        meta = {**copy.deepcopy(self.metadata), "smoothing": {"window": window, "method": method, "columns": named}}
         data = smooth_columns(self.data, columns + votes, window=window, method=method)
         _rederive(data, columns, votes)
         return FaceTable(data, meta)

@@ -3,8 +3,9 @@
 Two filters, each with a stated lag (how late a step change shows up, in frames):
 
 * ``centered`` (default, offline): the mean over ``window`` frames centred on each frame (odd
-  window). Lag 0: it looks ``(window - 1) / 2`` frames ahead, so it needs the whole video (or that
-  many frames of delay) — what OpenFace's 3-frame AU smoothing is, for ``window=3``.
+  window; at the ends of a run, over the frames there are). Lag 0: it looks ``(window - 1) / 2``
+  frames ahead, so it needs the whole video (or that many frames of delay). OpenFace's 3-frame AU
+  smoothing differs from ``window=3`` at the ends of a run, which it leaves as they were.
 * ``causal`` (live use): an exponential moving average, y_t = a x_t + (1 - a) y_{t-1}, with
   a = 2 / (window + 1) (the EMA of the same "span" as the window). It sees only the past; its
   lag is the mean delay of its weights, (1 - a) / a = (window - 1) / 2 frames.
