@@ -168,7 +168,8 @@ def _run(cfg: TrainConfig, run_dir: Path, torch, deadline: float | None = None) 
         return _train(cfg, run_dir, torch, deadline)
     except BaseException as exc:  # (Ctrl-C too)
         # a run refused (or failed) before it trained anything leaves nothing behind to block the corrected one
-        removed = fresh and {f.name for f in run_dir.iterdir()} <= {"config.yaml", "provenance.json"}
+        # (features.npz: an AU-sequence run's cached video features, which the next inputs may not match)
+        removed = fresh and {f.name for f in run_dir.iterdir()} <= {"config.yaml", "provenance.json", "features.npz"}
         if removed:
             for f in list(run_dir.iterdir()):
                 f.unlink()

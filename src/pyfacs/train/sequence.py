@@ -6,13 +6,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from pyfacs.errors import InputError
+from pyfacs.train.budget import save_atomically
 from pyfacs.train.config import TrainConfig
+
+log = logging.getLogger(__name__)
 
 
 def video_features(video: Path, max_frames: int | None = None) -> tuple[np.ndarray, np.ndarray, int]:
@@ -120,23 +126,23 @@ def run_sequence(cfg: TrainConfig, run_dir: Path, provenance: dict) -> dict:
     from pyfacs.train.runner import _check_same_inputs
 
     _check_same_inputs(run_dir, provenance)  # (the features cached there were read from that video)
-    cache = run_dir / "features.npz"
-    if cache.is_file():
-        z = np.load(cache)
-        feats, frames, n_au = z["feats"], z["frames"], int(z["n_au"])
+    cached = _cached_features(run_dir / "features.npz")
+    if cached is not None:
+        feats, frames, n_au = cached
     else:
         feats, frames, n_au = video_features(labels.video, cfg.data.limit)
-        np.savez(cache, feats=feats, frames=frames, n_au=n_au)
+        save_atomically(run_dir / "features.npz", lambda f: np.savez(f, feats=feats, frames=frames, n_au=n_au))
     provenance["features_fingerprint"] = hashlib.sha256(feats.tobytes()).hexdigest()
     (run_dir / "provenance.json").write_text(json.dumps(provenance, indent=2))
     # labelled frames that have a face; windows within each run of frames with the face, as analyze cuts them
     has_face = ~np.isnan(feats).any(1)
     filled = _fill(feats)
     pos = {f: i for i, f in enumerate(frames)}
-    rows = np.array([pos[f] for f in labels.frames if f in pos and has_face[pos[f]]])
+    rows = np.array([pos[f] for f in labels.frames if f in pos and has_face[pos[f]]], dtype=np.int64)
     y = np.array([labels.labels[k] for k, f in enumerate(labels.frames) if f in pos and has_face[pos[f]]])
     n_train = int(round(cfg.data.train_fraction * len(rows)))
     train, test = np.arange(n_train), np.arange(n_train, len(rows))
+    _check_split(y.reshape(len(rows), len(labels.names)), n_train, labels.names, cfg.data.train_fraction)
     mean, std = filled[rows[train]].mean(0), filled[rows[train]].std(0) + 1e-6  # from training frames only
     normed = (filled - mean) / std
     metrics = {"name": cfg.name, "seed": cfg.seed, "labels": labels.names, "n_train_frames": len(train),
@@ -161,6 +167,32 @@ def run_sequence(cfg: TrainConfig, run_dir: Path, provenance: dict) -> dict:
     metrics["zero_shot_embedded"] = _zero_shot(feats[rows[test]], y[test], labels.names, n_au)
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
     return metrics
+
+
+def _cached_features(path: Path) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """The video's features from an earlier (interrupted) run of this run directory; None if there
+    are none or the file is damaged (they are then computed again)."""
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path) as z:
+            return z["feats"], z["frames"], int(z["n_au"])
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+        log.warning("%s is damaged (%s); computing the video's features again", path, exc)
+        return None
+
+
+def _check_split(y: np.ndarray, n_train: int, names: list[str], fraction: float) -> None:
+    """Both splits hold frames, and every label is annotated in each (else its figures are undefined)."""
+    if n_train < 1 or n_train >= len(y):
+        raise InputError(f"{len(y)} labelled frame(s) show a face; data.train_fraction {fraction} leaves "
+                         f"{n_train} for training and {len(y) - n_train} for testing: each needs at least one "
+                         "(label more frames, or check that the labels' frame numbers are the video's)")
+    for part, rows in (("training", y[:n_train]), ("test", y[n_train:])):
+        if missing := [n for k, n in enumerate(names) if np.isnan(rows[:, k]).all()]:
+            raise InputError(f"label {missing[0]!r} has no annotated frame with a face among the {len(rows)} "
+                             f"{part} frames: annotate some, move data.train_fraction, or leave it out of "
+                             "data.label_columns")
 
 
 def _zero_shot(feats: np.ndarray, y: np.ndarray, names: list[str], n_au: int) -> dict:
