@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 # models whose weights a test can only take from the ../shared mirror
 MIRRORED = {"openface.au-2.2": "models/openface-2.2.0"}
-PRELUDE = "import pyfacs, skimage.data\nrgb_frame = skimage.data.astronaut()\n"
+PRELUDE = "import skimage.data as _skimage_data\nrgb_frame = _skimage_data.astronaut()\n"
 
 
 def _blocks() -> list[tuple[str, str]]:

@@ -9,7 +9,7 @@ torch = pytest.importorskip("torch", reason="needs the train extra (torch)")
 pytest.importorskip("onnx", reason="needs the train extra (onnx)")
 
 from pyfacs.errors import InputError  # noqa: E402
-from pyfacs.expression.learner import Category, FacialEmotionLearner  # noqa: E402
+from pyfacs.expression.learner import Category, FacialEmotionLearner, _dataset_labels  # noqa: E402
 
 RNG = np.random.default_rng(0)
 FACES = RNG.integers(0, 255, (6, 48, 48), dtype=np.uint8)
@@ -140,6 +140,13 @@ def test_a_failed_load_fit_or_eval_leaves_the_learner_as_it_was(tmp_path):
     with pytest.raises(InputError, match="are not those of"):  # scored against another class order
         learner.eval()
     assert learner.labels == labels and [c.confidence for c in learner.infer(FACES)[0]] == ref
+    learner.base_path_to_dataset, learner.lr = tmp_path, -1.0  # a setting refused after the data checks
+    with pytest.raises(InputError, match="lr"):
+        learner.fit(FACES, np.zeros(len(FACES), int))
+    assert [c.confidence for c in learner.infer(FACES)[0]] == ref
+    learner.base_path_to_dataset, learner.lr = affectnet, 0.1
+    learner.init_model(2)  # as the refusal advised: a new network takes the dataset's classes
+    assert learner.labels == _dataset_labels(affectnet) and learner.fit()["categorical"] == "trained"
 
 
 def test_fit_refuses_what_would_train_nothing(tmp_path):
@@ -149,6 +156,8 @@ def test_fit_refuses_what_would_train_nothing(tmp_path):
     learner.batch_size = 1
     with pytest.raises(InputError, match="batch_size"):
         learner.fit(FACES, np.zeros(len(FACES), int))
+    learner.batch_size = np.int64(4)  # numpy's whole numbers are whole numbers
+    assert learner.fit(FACES, np.zeros(len(FACES), int)) == {"categorical": "trained"}
     root = _affectnet(tmp_path / "affectnet")
     dims = FacialEmotionLearner(device="cpu", temp_path=tmp_path / "t", base_path_to_dataset=root, batch_size=4,
                                 categorical_train=False, dimensional_finetune=True, max_tuning_epoch=0)

@@ -196,7 +196,11 @@ def test_a_stalled_download_gives_up_at_its_deadline(tmp_path, monkeypatch):
     monkeypatch.delenv("PYFACS_MODEL_MIRROR", raising=False)
     monkeypatch.setenv("PYFACS_OFFLINE", "0")
     monkeypatch.setattr(hub, "DOWNLOAD_DEADLINE_S", 0.3)
-    monkeypatch.setattr(urllib.request, "urlopen", lambda url, timeout: time.sleep(5))  # a trickling proxy
+    def trickling(url, timeout):  # a proxy that sends a byte now and then: no read ever times out
+        time.sleep(5)
+        raise TimeoutError("only now")
+
+    monkeypatch.setattr(urllib.request, "urlopen", trickling)
     start = time.monotonic()
     with pytest.raises(ModelUnavailableError, match="no complete answer within 0.3 s.*PYFACS_MODEL_MIRROR"):
         resolve(_two_files(tmp_path, []))
@@ -238,7 +242,7 @@ def test_cache_and_mirror_troubles_are_one_line_with_a_fix(tmp_path, monkeypatch
     monkeypatch.setenv("PYFACS_OFFLINE", "1")
     monkeypatch.setenv("PYFACS_MODEL_MIRROR", str(tmp_path / "no-such-mirror"))
     monkeypatch.setenv("PYFACS_HOME", str(tmp_path / "other-cache"))
-    with pytest.raises(ModelUnavailableError, match="no-such-mirror does not exist"):
+    with pytest.raises(ModelUnavailableError, match="no-such-mirror is not a folder"):
         resolve(spec)
 
 

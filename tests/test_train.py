@@ -582,7 +582,8 @@ export_full: false
 """
 
 
-def test_au_sequence_data_that_cannot_split_is_one_line_and_a_cut_feature_cache_is_recomputed(tmp_path, face_video):
+def test_au_sequence_data_that_cannot_split_is_one_line_and_a_cut_feature_cache_is_recomputed(tmp_path, face_video,
+                                                                                              monkeypatch):
     from pyfacs.train.runner import run
 
     labels = tmp_path / "labels.csv"
@@ -602,3 +603,12 @@ def test_au_sequence_data_that_cannot_split_is_one_line_and_a_cut_feature_cache_
     with open(tmp_path / "a" / "features.npz", "r+b") as f:
         f.truncate(1000)  # cut short
     assert run(load_config(cfg_file), tmp_path / "a") == first
+    from pyfacs.train import sequence
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sequence, "fit_predict", interrupted)  # Ctrl-C once the features are computed
+    with pytest.raises(KeyboardInterrupt):
+        run(load_config(cfg_file), tmp_path / "b")
+    assert (tmp_path / "b" / "features.npz").is_file()  # kept, to resume from

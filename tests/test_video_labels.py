@@ -110,7 +110,7 @@ def test_openface_labels_of_several_faces_are_refused(tmp_path):
     rows = ["frame, face_id, timestamp, confidence, success, AU12_r, AU12_c"]
     rows += [f"{f}, {face}, {(f - 1) / 30:.3f}, 0.98, 1, {face}.0, {face}" for f in (1, 2) for face in (0, 1)]
     (tmp_path / "multi.csv").write_text("\n".join(rows) + "\n")  # FaceLandmarkVidMulti: a row per face
-    with pytest.raises(InputError, match="several faces in frame 0.*one face_id's rows"):
+    with pytest.raises(InputError, match="several faces in frame 1 .*one face_id's rows"):
         load_video_labels(video, tmp_path / "multi.csv", fmt="openface")
     (tmp_path / "one.csv").write_text("\n".join(rows[::2]) + "\n")
     assert load_video_labels(video, tmp_path / "one.csv", fmt="openface").frames.tolist() == [0, 1]

@@ -248,7 +248,7 @@ class FaceTable:
             raise InputError(f"the table has no column {missing[0]!r} to smooth")
         if text := [c for c in columns if not pd.api.types.is_numeric_dtype(self.data[c])]:
             raise InputError(f"only number columns can be smoothed, not {text[0]!r}")
-        if ids := [c for c in columns if c in ("source", "frame", "timestamp_s", "face_id")]:
+        if ids := [c for c in columns if c in schema.ID_COLUMNS and c != "face_score"]:
             raise InputError(f"{ids[0]!r} says which frame and face a row is: it cannot be smoothed")
         if isinstance(window, (bool, np.bool_)) or not isinstance(window, (int, np.integer)) or window < 1:
             raise InputError(f"window must be a whole number of frames, at least 1, not {window!r}")

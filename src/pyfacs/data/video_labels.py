@@ -41,7 +41,8 @@ def load_video_labels(video: str | Path, csv: str | Path, *, columns: list[str] 
         df = read_openface_csv(csv).data
         df = df[df["success"] == 1] if "success" in df else df  # frames where OpenFace saw a face
         if (dup := df["frame"].duplicated()).any():  # FaceLandmarkVidMulti: a row per face
-            raise InputError(f"{csv} has rows for several faces in frame {int(df['frame'][dup].iloc[0])}: "
+            raise InputError(f"{csv} has rows for several faces in frame {int(df['frame'][dup].iloc[0]) + 1} "
+                             "(OpenFace's count, from 1): "
                              "the labels must be one person's; keep one face_id's rows")
         columns = columns or [c for c in df.columns if c.startswith("AU") and c.endswith("_c")]
     elif fmt == "generic":

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import logging
 import pickle
-import shutil
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -114,7 +113,7 @@ class FacialEmotionLearner:
 
         if not isinstance(num_branches, int) or isinstance(num_branches, bool) or num_branches < 1:
             raise InputError(f"the ensemble needs at least 1 branch, not {num_branches!r}")
-        self.labels = self.labels or _dataset_labels(self.base_path_to_dataset)
+        self.labels = _dataset_labels(self.base_path_to_dataset)  # a new network: the dataset's classes
         self.model = ESR(num_branches, n_classes=len(self.labels), width=self.width).to(self.device)
         self._drop_onnx()
         self.dimensional_trained = False
@@ -166,10 +165,12 @@ class FacialEmotionLearner:
         ``train_labels`` (class indices) replace the dataset at ``base_path_to_dataset``."""
         from pyfacs.train.expression import fit_esr
 
-        for key in ("batch_size", "max_tuning_epoch"):
-            value, least = getattr(self, key), 2 if key == "batch_size" else 0
-            if not isinstance(value, int) or isinstance(value, bool) or value < least:
+        # batches of one: BatchNorm cannot train on them (the dimensional fine-tuning runs in eval mode)
+        for key, least in (("batch_size", 2 if self.categorical_train else 1), ("max_tuning_epoch", 0)):
+            value = getattr(self, key)
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < least:
                 raise InputError(f"{key} must be a whole number, at least {least}, not {value!r}")
+            setattr(self, key, int(value))
         if train_images is None:
             x, y, va, labels = _load_dataset(self.base_path_to_dataset, "train")
         else:
@@ -192,13 +193,14 @@ class FacialEmotionLearner:
         if self.model is not None and self.labels != labels:
             raise InputError(f"the model's classes ({', '.join(self.labels)}) are not the data's "
                              f"({', '.join(labels)}): call init_model (or load a model) for this dataset")
+        cfg = self._config() if self.categorical_train else None  # (checked before anything changes)
         self.labels = labels
         if self.model is None:
             self.init_model(self.ensemble_size)
         self._drop_onnx()  # an ONNX export would hold the weights from before this training
         results = {}
         if self.categorical_train:
-            fit_esr(self.model, x, y.astype(np.int64), self._config(), device=self.torch.device(self.device))
+            fit_esr(self.model, x, y.astype(np.int64), cfg, device=self.torch.device(self.device))
             results["categorical"] = "trained"
         if dimensional:
             results["dimensional_loss"] = self._finetune_dimensional(x, va)
@@ -249,7 +251,7 @@ class FacialEmotionLearner:
             images, y, va, names = _load_dataset(self.base_path_to_dataset, "val")
             if names != self.labels:
                 raise InputError(f"the model's classes ({', '.join(self.labels)}) are not those of "
-                                 f"{self.base_path_to_dataset} ({', '.join(names)}): load or fit a model for it")
+                                 f"{self.base_path_to_dataset} ({', '.join(names)}): call init_model and fit, or load a model for it")
         elif labels is None:
             raise InputError("eval(images=...) needs labels=... too")
         else:
@@ -329,15 +331,15 @@ class FacialEmotionLearner:
                          diversify=self.diversify, dimensional=self.dimensional_trained)
         with _writing(folder, "save the model"):
             folder.mkdir(parents=True, exist_ok=True)
-            with open(folder / f"{self.name_experiment}.pt", "wb") as f:  # torch's own writer raises RuntimeError
-                self.torch.save(state_dicts or self.model.state_dict(), f)
-            if self.ort_session is not None and self._onnx_path is not None and self._onnx_path.is_file():
-                onnx_path = folder / f"{self.name_experiment}.onnx"
-                if self._onnx_path.resolve() != onnx_path.resolve():
-                    shutil.copy(self._onnx_path, onnx_path)
-                meta["model_paths"].append(onnx_path.name)
-                meta["optimized"], meta["format"] = True, "onnx"
-            (folder / f"{self.name_experiment}.json").write_text(json.dumps(meta, indent=2))
+        # each file whole or not at all: a full disk must not cut short a model saved there before
+        _save(folder / f"{self.name_experiment}.pt", lambda f: self.torch.save(state_dicts or self.model.state_dict(), f))
+        if self.ort_session is not None and self._onnx_path is not None and self._onnx_path.is_file():
+            onnx_path = folder / f"{self.name_experiment}.onnx"
+            if self._onnx_path.resolve() != onnx_path.resolve():
+                _save(onnx_path, lambda f: f.write(self._onnx_path.read_bytes()))
+            meta["model_paths"].append(onnx_path.name)
+            meta["optimized"], meta["format"] = True, "onnx"
+        _save(folder / f"{self.name_experiment}.json", lambda f: f.write(json.dumps(meta, indent=2).encode()))
         return folder
 
     def load(self, ensemble_size=9, path_to_saved_network="./trained_models/esr_9",
@@ -439,9 +441,15 @@ class FacialEmotionLearner:
         meta = _metadata(weights.name, spec.extra["ensemble_size"], spec.extra["width"], spec.labels)
         with _writing(folder, "download the model"):
             folder.mkdir(parents=True, exist_ok=True)
-            shutil.copy(weights, folder / weights.name)
-            (folder / f"{spec.name}.json").write_text(json.dumps(meta, indent=2))
+        _save(folder / weights.name, lambda f: f.write(weights.read_bytes()))
+        _save(folder / f"{spec.name}.json", lambda f: f.write(json.dumps(meta, indent=2).encode()))
         return folder
+
+
+def _save(path: Path, write) -> None:
+    from pyfacs.train.budget import save_atomically
+
+    save_atomically(path, write, advice="choose a folder you can write to, or free some space")
 
 
 @contextmanager

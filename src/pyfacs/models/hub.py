@@ -8,7 +8,6 @@ canonical URL unless ``PYFACS_OFFLINE=1``. Every file is verified against its pi
 from __future__ import annotations
 
 import hashlib
-import http.client
 import logging
 import os
 import threading
@@ -177,16 +176,24 @@ def _download(url: str) -> bytes:
     def read() -> None:
         try:
             with urllib.request.urlopen(url, timeout=15) as resp:
+                got["response"] = resp
                 got["data"] = resp.read()
-        except (OSError, http.client.HTTPException) as exc:
+        except BaseException as exc:  # (a bad proxy setting raises ValueError/InvalidURL: said, not a thread traceback)
             got["error"] = exc
 
     reader = threading.Thread(target=read, name="pyfacs-download", daemon=True)
     reader.start()
     reader.join(DOWNLOAD_DEADLINE_S)
-    if "data" in got:
+    if reader.is_alive():
+        try:  # free the socket of a stalled answer
+            got["response"].close()
+        except Exception:  # (no response yet, or closing it raced the reader)
+            pass
+        why = f"no complete answer within {DOWNLOAD_DEADLINE_S:g} s"
+    elif "data" in got:
         return got["data"]
-    why = got.get("error") or f"no complete answer within {DOWNLOAD_DEADLINE_S:g} s"
+    else:
+        why = got["error"]
     raise ModelUnavailableError(f"could not download {url}: {why}; set PYFACS_MODEL_MIRROR to a local copy")
 
 
@@ -204,7 +211,7 @@ def _url_file(file: ModelFile, spec: ModelSpec) -> Path:
     if offline() or not spec.base_url:
         why = "PYFACS_OFFLINE is set" if offline() else "it has no download URL"
         where = (f"set PYFACS_MODEL_MIRROR to a folder holding {spec.mirror_dir}/{file.path}" if not mirror else
-                 f"the mirror PYFACS_MODEL_MIRROR={mirror} does not exist" if not Path(mirror).expanduser().is_dir()
+                 f"the mirror PYFACS_MODEL_MIRROR={mirror} is not a folder" if not Path(mirror).expanduser().is_dir()
                  else f"the mirror PYFACS_MODEL_MIRROR={mirror} lacks {spec.mirror_dir}/{file.path}")
         raise ModelUnavailableError(
             f"model {spec.name!r} is not in the cache and cannot be downloaded ({why}); {where}")

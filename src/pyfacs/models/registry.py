@@ -136,7 +136,7 @@ def _load_builtin() -> None:
         notes="The default expression head: ESR-5 warm-started from esr9.fer2013's first 5 branches, "
               "8 + 6 + 12 more guided epochs with weights averaged over the three cycle ends, then 15 + 12 + "
               "14 + 14 epochs of stochastic weight averaging, then 6 + 6 + 6 + 6 + 6 with light augmentation, "
-              "int8 convolutions; FER2013 PublicTest accuracy 0.701, 2.6-3x the speed of ESR-9 on a CPU "
+              "int8 convolutions; FER2013 PublicTest accuracy 0.701, about 3x the speed of ESR-9 on a CPU "
               "(docs/expression.md).")
     from pyfacs.models.openface_au import SPEC as openface_au
 

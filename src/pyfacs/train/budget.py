@@ -37,7 +37,7 @@ def pause_if_spent(deadline: float | None, done: str) -> None:
                              "with the next stage")
 
 
-def save_atomically(path: Path, write: Callable) -> None:
+def save_atomically(path: Path, write: Callable, advice: str = "free some space or choose another --run-dir") -> None:
     """``write(file)`` into a temporary file beside ``path``, then rename it: an interrupt or a full disk
     mid-write leaves the previous checkpoint whole, not a cut one that blocks the resume."""
     part = path.with_name(f".{path.name}.part")
@@ -46,8 +46,7 @@ def save_atomically(path: Path, write: Callable) -> None:
             write(f)
         os.replace(part, path)
     except OSError as exc:
-        raise InputError(f"cannot write {path} ({exc.strerror or exc}); free some space or choose "
-                         f"another --run-dir") from None
+        raise InputError(f"cannot write {path} ({exc.strerror or exc}); {advice}") from None
     finally:
         part.unlink(missing_ok=True)
 

@@ -168,8 +168,10 @@ def _run(cfg: TrainConfig, run_dir: Path, torch, deadline: float | None = None) 
         return _train(cfg, run_dir, torch, deadline)
     except BaseException as exc:  # (Ctrl-C too)
         # a run refused (or failed) before it trained anything leaves nothing behind to block the corrected one
-        # (features.npz: an AU-sequence run's cached video features, which the next inputs may not match)
-        removed = fresh and {f.name for f in run_dir.iterdir()} <= {"config.yaml", "provenance.json", "features.npz"}
+        # (a refused AU-sequence run's cached video features too: the corrected inputs may not match
+        # them; an interrupted one keeps them, to resume from)
+        disposable = {"config.yaml", "provenance.json"} | ({"features.npz"} if isinstance(exc, InputError) else set())
+        removed = fresh and {f.name for f in run_dir.iterdir()} <= disposable
         if removed:
             for f in list(run_dir.iterdir()):
                 f.unlink()
