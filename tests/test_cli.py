@@ -1,6 +1,7 @@
 """The CLI: one clear line and exit code 2 for bad input, never a traceback, nothing lost."""
 import subprocess
 import sys
+from fractions import Fraction
 
 import numpy as np
 import pandas as pd
@@ -81,6 +82,30 @@ def test_annotate_image_and_video(tmp_path, face_video):
 
     with av.open(str(mp4)) as c:
         assert sum(1 for _ in c.decode(video=0)) == 50
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i in range(3):
+        Image.open(png).save(frames / f"{i:03d}.png")
+    res = run("analyze", frames, "--sequence", "--fps", "12.5", "-o", tmp_path / "s.csv", "--annotate", mp4, "-q")
+    assert res.returncode == 0 and f"drawn on {mp4}" in res.stderr, res.stderr
+    with av.open(str(mp4)) as c:
+        assert c.streams.video[0].average_rate == Fraction(25, 2)  # the sequence's own rate, not 12
+    assert sorted(p.name for p in tmp_path.iterdir() if ".part" in p.name) == []
+
+
+def test_annotations_say_what_the_table_says():
+    import pandas as pd
+
+    from pyfacs.viz.overlay import faces_by_frame
+
+    row = {"source": "v", "frame": 3, "face_id": 2, "face_score": 0.9, "expr_label": "happy", "expr_happy": 0.8,
+           "AU12_r": 2.5, "AU12_c": 1.0, "AU06_r": 3.1, "AU06_c": 1.0, "AU04_r": 4.0, "AU04_c": 0.0,
+           "pose_pitch_deg": 1.0, "pose_yaw_deg": -2.0, "pose_roll_deg": 3.0,
+           **dict.fromkeys(["bbox_x1", "bbox_y1", "bbox_x2", "bbox_y2"], 1.0),
+           **{f"lmk68_{a}_{i}": 1.0 for a in "xy" for i in range(68)}}
+    drawn = faces_by_frame(pd.DataFrame([row, {"source": "v", "frame": 4, "face_id": None}]))
+    assert drawn[4] == [] and drawn[3][0][2] == ["id 2  0.90", "pitch +1 yaw -2 roll +3", "happy 0.80",
+                                                 "AU06 AU12"]  # present ones, strongest first
 
 
 def test_models_lists_the_registry():

@@ -284,6 +284,28 @@ def test_explain_checks_its_output_before_the_work(tmp_path, astronaut):
     with pytest.raises(InputError, match="would overwrite its input"):
         explain(tmp_path / "a.png", tmp_path / "." / "a.png")
     assert (tmp_path / "a.png").read_bytes() == before
+    with pytest.raises(InputError, match="method must be one of"):
+        explain(tmp_path / "a.png", tmp_path / "e.png", method="gradcam+")
+
+
+def test_explain_takes_a_face_crop_whole_and_says_what_it_needs(tmp_path, astronaut):
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    from pyfacs import Analyzer
+    from pyfacs.expression.explain import explain
+    from pyfacs.expression.heads import face_crop
+
+    face = Analyzer(au_model=None, expression_model=None).faces(astronaut, still=True)[0]
+    Image.fromarray(face_crop(astronaut, face, whole_image=False)).save(tmp_path / "crop.png")  # FER2013-like
+    res = explain(tmp_path / "crop.png", tmp_path / "e.png", faces_cropped=True)
+    assert res["label"] == "happy" and (tmp_path / "e.png").is_file()
+    code = "import sys; sys.modules['torch'] = None; from pyfacs.cli import main; main()"  # no train extra
+    done = subprocess.run([sys.executable, "-c", code, "explain", str(tmp_path / "crop.png")], capture_output=True,
+                          text=True, cwd=tmp_path)
+    assert done.returncode == 2 and "pip install 'pyfacs[train]'" in done.stderr and "internal" not in done.stderr
 
 
 def test_expression_label_files_refuse_what_would_load_nothing_or_wrong_values(tmp_path):

@@ -79,8 +79,9 @@ def analyze(
                                                      "(every input gets a face row; --min-face-score is not applied)")] = False,
     landmarks: Annotated[int, typer.Option(help="68 (iBUG) or 478 (adds the full 3D mesh with iris)")] = 68,
     min_face_score: Annotated[float, typer.Option(help="Drop faces the mesh is less sure of than this")] = 0.5,
-    annotate: Annotated[Optional[Path], typer.Option(help="Also write the input with results drawn on it "
-                                                          "(.png/.jpg for images, .mp4 for videos)")] = None,
+    annotate: Annotated[Optional[Path], typer.Option(help="Also write the input with the table drawn on it: "
+                                                          "boxes, landmarks, person ids, pose, expression, AUs "
+                                                          "present (.png/.jpg for images, .mp4 for videos)")] = None,
     au_model: Annotated[str, typer.Option(help="AU head by registry name: 'auto' (openface.au-2.2 when its "
                                                 "files can be had, else audetnet.ckplus), 'openface.au-2.2', "
                                                 "'audetnet.ckplus', 'ausequence.openface-clip', or 'none'")] = "auto",
@@ -142,6 +143,8 @@ def analyze(
 
     def on_table(df: pd.DataFrame) -> None:
         sink.write(df)
+        if annotator:
+            annotator.collect(df)
         written_from.update(df["source"].unique())
         counts["frames"] += int(df[["source", "frame"]].drop_duplicates().shape[0])
         counts["faces"] += int(df["face_id"].notna().sum())
@@ -179,22 +182,24 @@ def analyze(
     try:
         with progress:
             errors = analyzer.run([str(p) for p in paths], every=every, sequence=sequence, fps=fps, on_table=on_table,
-                                  on_frame=(lambda fr, faces: annotator.add(fr.rgb, faces)) if annotator else None,
                                   on_error=on_error, on_progress=on_progress)
         interrupted = False
     except KeyboardInterrupt:
         written = sink.close(interrupted=True)
         kept = f"the {sink.rows} rows so far are in {written}" if written else "nothing was written"
         left = f"; {output} is left as it was" if written and written != sink.target else ""
-        typer.echo(f"interrupted: {kept}{left}", err=True)
+        drawn = f"; --annotate {annotate} was not written" if annotator else ""
+        typer.echo(f"interrupted: {kept}{left}{drawn}", err=True)
         raise typer.Exit(130) from None
     finally:
         if interrupted and sink.part.exists():  # (an error: its rows are kept as for Ctrl-C)
             if kept := sink.close(interrupted=True):
                 typer.echo(f"the {sink.rows} rows written before the error are in {kept}", err=True)
-        if annotator:
-            annotator.close()
     written = sink.close()
+    drawn = ""
+    if annotator and written_from:  # drawn from the table, in a second pass over the input
+        _annotate(annotator, paths[0], rate, progress_console=None if quiet else console)
+        drawn = f", drawn on {annotator.path}"
     ok = len(paths) - len(errors)
     if not written:
         if len(paths) > 1 or output.exists():  # (one input: its error line has said it all)
@@ -203,7 +208,7 @@ def analyze(
         raise typer.Exit(EXIT_BAD_INPUT)
     people = f", {len(persons)} people (face_id) in videos" if persons else ""
     typer.echo(f"wrote {output}: {counts['faces']} faces in {counts['frames']} analysed frames "
-               f"from {ok} of {len(paths)} inputs{people}", err=True)
+               f"from {ok} of {len(paths)} inputs{people}{drawn}", err=True)
     if errors:
         raise typer.Exit(EXIT_BAD_INPUT)
 
@@ -290,6 +295,25 @@ def report(
 def _score(value: float | None) -> str:
     """A mean F1, or why there is none (no AU with a positive among the scored frames)."""
     return "n/a (no AU has a positive)" if value is None else f"{value:.3f}"
+
+
+def _annotate(annotator, source: Path, fps: float, *, progress_console) -> None:
+    """Write ``--annotate`` (a second pass over ``source``, with its own progress bar); Ctrl-C
+    leaves the table written and no annotated file."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from pyfacs.io.media import is_video, video_frame_count
+
+    total = video_frame_count(source) if is_video(source) and source.is_file() else None
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                        console=progress_console, disable=progress_console is None, transient=True)
+    try:
+        with progress:
+            task = progress.add_task(f"--annotate {annotator.path.name}"[:40], total=total)
+            annotator.write(source, fps=fps, on_progress=lambda done: progress.update(task, completed=done))
+    except KeyboardInterrupt:
+        typer.echo(f"interrupted: the table is written; --annotate {annotator.path} was not", err=True)
+        raise typer.Exit(130) from None
 
 
 def _fps(path: Path) -> float:
@@ -391,15 +415,21 @@ def explain(
     image: Annotated[Path, typer.Argument(help="An image with a face (with several, the largest is explained)")],
     output: Annotated[Path, typer.Option("--output", "-o", help="PNG to write")] = Path("explain.png"),
     method: Annotated[str, typer.Option(help="gradcam | gradcam++ | layercam | cam")] = "gradcam",
+    faces_cropped: Annotated[bool, typer.Option("--faces-cropped", help="The image is a face crop (e.g. "
+                                                "FER2013's): use it whole, as analyze --faces-cropped does")] = False,
 ) -> None:
     """Show where the expression model looks (attention map) beside the AU cues of its prediction."""
+    from pyfacs.errors import require_extra
+
+    require_extra("torch", "train")  # (gradients: before anything imports torch)
     from pyfacs.expression.cam import METHODS
 
     if method not in METHODS:
         raise InputError(f"--method must be one of {', '.join(METHODS)}, not {method!r}")
     from pyfacs.expression.explain import explain as run_explain
 
-    res = run_explain(_sample_path() if str(image) == "sample" else image, output, method=method)
+    res = run_explain(_sample_path() if str(image) == "sample" else image, output, method=method,
+                      faces_cropped=faces_cropped)
     extra = "".join(f", {k} {v:.3f}" for k, v in res.items() if k not in ("label", "probability", "method"))
     typer.echo(f"{res['label']} ({res['probability']:.2f}){extra}; wrote {output}")
 

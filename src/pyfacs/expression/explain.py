@@ -29,31 +29,38 @@ def load_esr(name: str | None = None):
     return model.eval(), list(spec.labels)
 
 
-def explain(image: str | Path, output: str | Path, *, method: str = "gradcam") -> dict:
+def explain(image: str | Path, output: str | Path, *, method: str = "gradcam", faces_cropped: bool = False) -> dict:
     """Write a PNG (face crop | attention over it | AU heatmap of the predicted class) and return
-    the prediction and the interpretability measures."""
+    the prediction and the interpretability measures. ``faces_cropped``: the image is a face crop
+    (a FER2013 image, say), used whole, as ``analyze --faces-cropped`` does."""
     import cv2
     import torch
     import torch.nn.functional as F
 
     from pyfacs.au.heatmaps import expression_heatmap
-    from pyfacs.expression.cam import activation_map, interpretability
-    from pyfacs.face.align import fer_crop
+    from pyfacs.expression.cam import METHODS, activation_map, interpretability
+    from pyfacs.expression.heads import face_crop
     from pyfacs.io.media import read_image
     from pyfacs.io.sinks import check_writable
     from pyfacs.pipeline import Analyzer
 
+    image, output = Path(image).expanduser(), Path(output).expanduser()
+    if method not in METHODS:  # (before the models load)
+        raise InputError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
     if Path(output).suffix.lower() not in (".png", ".jpg", ".jpeg"):
         raise InputError(f"the explanation is an image: name the output .png or .jpg, not {Path(output).name}")
     if Path(output).resolve() == Path(image).resolve():
         raise InputError(f"the explanation would overwrite its input {image}; name another output (-o)")
     check_writable(output, "output")
     rgb = read_image(Path(image))
-    faces = Analyzer(au_model=None, expression_model=None).faces(rgb, still=True)
-    if not faces:
-        raise InputError(f"no face found in {image}")
-    face = max(faces, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))  # several people: the largest face
-    crop = fer_crop(rgb, face.mesh.points if face.mesh is not None else None, face.lmk68)
+    if faces_cropped:
+        crop = face_crop(rgb, None, whole_image=True)
+    else:
+        faces = Analyzer(au_model=None, expression_model=None).faces(rgb, still=True)
+        if not faces:
+            raise InputError(f"no face found in {image}; if it is a face crop already, use --faces-cropped")
+        face = max(faces, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))  # several people: the largest
+        crop = face_crop(rgb, face, whole_image=False)
     finder = Analyzer(faces_cropped=True, au_model=None, expression_model=None)
     lmk_crop = finder.faces(np.repeat(crop[:, :, None], 3, 2))[0].lmk68
     model, labels = load_esr()

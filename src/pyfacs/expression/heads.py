@@ -36,13 +36,7 @@ class ESRExpressionHead:
         self.columns = [expression_column(label) for label in self.labels] + ["expr_label"]
 
     def crop(self, rgb: np.ndarray, face, *, whole_image: bool) -> np.ndarray:
-        import cv2
-
-        from pyfacs.face.align import fer_crop
-
-        if whole_image:
-            return cv2.resize(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), (48, 48), interpolation=cv2.INTER_AREA)
-        return fer_crop(rgb, face.mesh.points if face.mesh is not None else None, face.lmk68)
+        return face_crop(rgb, face, whole_image=whole_image)
 
     def __call__(self, crops: np.ndarray) -> np.ndarray:
         """(n, 48, 48) uint8 → (n, n_labels) probabilities (the ensemble vote)."""
@@ -68,6 +62,18 @@ class ESRExpressionHead:
             cols["expr_label"] = np.array([self.labels[i] for i in p.argmax(1)], dtype=object)
             out.append(cols)
         return out
+
+
+def face_crop(rgb: np.ndarray, face, *, whole_image: bool) -> np.ndarray:
+    """The network's 48×48 grey input: the face aligned as FER2013's are, or (``whole_image``, for
+    inputs that are face crops already) the whole image."""
+    import cv2
+
+    from pyfacs.face.align import fer_crop
+
+    if whole_image:
+        return cv2.resize(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), (48, 48), interpolation=cv2.INTER_AREA)
+    return fer_crop(rgb, face.mesh.points if face.mesh is not None else None, face.lmk68)
 
 
 def make_expression_head(name: str | None) -> ESRExpressionHead | None:

@@ -32,11 +32,11 @@ def _img(b64: str, alt: str) -> str:
 
 
 def _sample_frames(df: pd.DataFrame, source: str) -> list[str]:
-    """Evenly spaced frames of ``source`` with the table's boxes, landmarks, ids and labels drawn."""
+    """Evenly spaced frames of ``source`` with the table's faces drawn as ``--annotate`` draws them."""
     from PIL import Image
 
     from pyfacs.io.media import is_video, iter_frames
-    from pyfacs.viz.overlay import draw_face
+    from pyfacs.viz.overlay import draw_face, faces_by_frame
 
     path = Path(source)
     if not path.exists() or not is_video(path):  # (a video file, or a folder read as a sequence)
@@ -46,6 +46,7 @@ def _sample_frames(df: pd.DataFrame, source: str) -> list[str]:
         return []
     frames = faces["frame"].unique()
     wanted = set(frames[np.linspace(0, len(frames) - 1, min(SAMPLE_FRAMES, len(frames))).astype(int)].tolist())
+    drawn = faces_by_frame(faces[faces["frame"].isin(wanted)])
     out = []
     for frame in iter_frames(path):
         if frame.index not in wanted:
@@ -53,10 +54,8 @@ def _sample_frames(df: pd.DataFrame, source: str) -> list[str]:
                 break
             continue
         img = frame.rgb.copy()
-        for _, r in faces[faces["frame"] == frame.index].iterrows():
-            lmk = np.stack([[r[f"lmk68_x_{i}"] for i in range(68)], [r[f"lmk68_y_{i}"] for i in range(68)]], 1)
-            label = f"person {int(r['face_id'])}" + (f" {r['expr_label']}" if isinstance(r.get("expr_label"), str) else "")
-            draw_face(img, [r[c] for c in ("bbox_x1", "bbox_y1", "bbox_x2", "bbox_y2")], lmk, [label])
+        for box, lmk, lines in drawn[frame.index]:
+            draw_face(img, box, lmk, lines)
         buf = io.BytesIO()
         pil = Image.fromarray(img)
         pil.thumbnail((480, 480))
