@@ -87,7 +87,7 @@ def faces_by_frame(df: pd.DataFrame) -> dict[int, list[tuple[list[float], np.nda
         faces = out.setdefault(int(r["frame"]), [])
         box = [r.get(c, np.nan) for c in schema.BBOX_COLUMNS]
         if pd.notna(r["face_id"]) and np.all(np.isfinite(np.asarray(box, np.float64))):
-            lmk = np.stack([r[x].to_numpy(np.float64), r[y].to_numpy(np.float64)], 1) if has_lmk else np.zeros((0, 2))
+            lmk = np.stack([r[x].to_numpy(np.float32), r[y].to_numpy(np.float32)], 1) if has_lmk else np.zeros((0, 2))
             faces.append((box, lmk, face_lines(r)))
     return out
 
