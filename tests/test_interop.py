@@ -410,6 +410,28 @@ def test_landmarks_from_a_pyfeat_csv_are_the_ones_used(tmp_path, face_video):
                             expression_model=None).faces
     assert len(theirs) == len(ours) == 40
     assert np.allclose(theirs["lmk68_x_30"].to_numpy(), ours["lmk68_x_30"].to_numpy() + 5, atol=1e-3)
+    assert theirs["pose_yaw_deg"].isna().all()  # the file has no pose: unknown, not 0°
+
+
+def test_landmarks_from_another_videos_table_is_refused_or_warned(tmp_path, face_video, astronaut, caplog):
+    import pyfacs
+    from PIL import Image
+
+    Image.fromarray(astronaut).save(tmp_path / "photo.png")
+    both = pyfacs.analyze([face_video, tmp_path / "photo.png"], au_model=None, expression_model=None)
+    both.save(tmp_path / "both.csv")
+    with pytest.raises(InputError, match="holds 2 sources; give the table of this video alone"):
+        pyfacs.analyze(face_video, landmarks_from=tmp_path / "both.csv", au_model=None, expression_model=None)
+    shifted = both.data[both.data["source"] == str(face_video)].copy()
+    shifted[[c for c in shifted.columns if c.startswith(("lmk68_x", "bbox_x"))]] += 2000  # another, wider video's
+    pyfacs.FaceTable(shifted).save(tmp_path / "wide.csv")
+    pyfacs.analyze(face_video, landmarks_from=tmp_path / "wide.csv", au_model=None, expression_model=None)
+    assert "of its faces lie outside" in caplog.text
+    short = both.data[(both.data["source"] == str(face_video)) & (both.data["frame"] < 48)]
+    pyfacs.FaceTable(short).save(tmp_path / "short.csv")  # 48 of the 50 frames
+    caplog.clear()
+    pyfacs.analyze(face_video, landmarks_from=tmp_path / "short.csv", au_model=None, expression_model=None)
+    assert "covers 48 frames" in caplog.text
 
 
 @pytest.mark.data

@@ -296,3 +296,18 @@ def test_a_remembered_unavailable_openface_is_forgotten_once_its_files_are_had(m
     assert isinstance(heads.make_au_head("auto"), heads.EmbeddedAUHead)  # (remembered: not looked for again)
     assert isinstance(heads.make_au_head("openface.au-2.2"), Found)  # asked for by name, and found
     assert isinstance(heads.make_au_head("auto"), Found)
+
+
+def test_au_static_with_auto_needs_openface_rather_than_falling_back(monkeypatch):
+    from pyfacs.au import heads
+    from pyfacs.errors import ModelUnavailableError
+
+    class Missing:  # stands for OpenFace's head without its files
+        def __init__(self, static=False):
+            raise ModelUnavailableError("no OpenFace files here")
+
+    monkeypatch.setattr(heads, "_OPENFACE_UNAVAILABLE", set())
+    monkeypatch.setattr(heads, "OpenFaceAUHead", Missing)
+    assert isinstance(heads.make_au_head("auto"), heads.EmbeddedAUHead)
+    with pytest.raises(ModelUnavailableError):  # --au-static is OpenFace's: not silently dropped
+        heads.make_au_head("auto", static=True)

@@ -140,6 +140,8 @@ def test_sequence_head_in_analyze(face_video):
     assert len(faces) == 40 and np.isfinite(p).all() and ((p >= 0) & (p <= 1)).all()
     assert ((p >= 0.5) == (c == 1)).all()
     assert t.metadata["au_model"]["name"] == "ausequence.openface-clip"
+    frame_model = get_model("audetnet.ckplus").files[0]  # what each frame went through is recorded too
+    assert t.metadata["au_model"]["sha256"][frame_model.path] == frame_model.sha256
 
 
 def test_sequence_windows_do_not_span_frames_where_the_face_was_absent(monkeypatch):

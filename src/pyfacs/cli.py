@@ -86,7 +86,8 @@ def analyze(
                                                 "files can be had, else audetnet.ckplus), 'openface.au-2.2', "
                                                 "'audetnet.ckplus', 'ausequence.openface-clip', or 'none'")] = "auto",
     au_static: Annotated[bool, typer.Option("--au-static", help="Static AU models on videos too "
-                                                                "(OpenFace's -au_static)")] = False,
+                                                                "(OpenFace's -au_static; it needs OpenFace's files, "
+                                                                "also with --au-model auto)")] = False,
     expression_model: Annotated[str, typer.Option(help="Expression head by registry name: 'auto' "
                                                         "(esr5.fer2013), 'esr9.fer2013', or 'none'")] = "auto",
     landmarks_from: Annotated[Optional[Path], typer.Option(help="Use the 68 landmarks of this OpenFace or "

@@ -123,6 +123,8 @@ class Analyzer:
             spec = get_model(self.au_head.name)
             meta["au_model"] = {"name": spec.name, "static": self.au_head.static, "licence": spec.licence,
                                 "sha256": {f.path: f.sha256 for f in spec.files}}
+            for name in getattr(self.au_head, "uses", ()):  # models a head runs inside it (the sequence head's per-frame one)
+                meta["au_model"]["sha256"].update({f.path: f.sha256 for f in get_model(name).files})
         if self.external is not None:
             meta["landmarks_from"] = str(self.external.path)
         if self.expression_head is not None:
@@ -453,26 +455,37 @@ class _ExternalLandmarks:
             raise InputError(f"--landmarks-from {self.path} " +
                              ("is a folder; name the CSV" if self.path.is_dir() else "does not exist"))
         d = read_landmarks(self.path).data
+        if "source" in d and d["source"].nunique() > 1:  # a pyfacs table of several inputs
+            raise InputError(f"--landmarks-from {self.path} holds {d['source'].nunique()} sources; give the table "
+                             "of this video alone")
         self.n_frames = int(d["frame"].max()) + 1 if len(d) else 0
         self._checked: Path | None = None
         ok = d["lmk68_x_0"].notna().to_numpy()
         xy = FaceTable(d).landmarks_array
-        pose = d[schema.POSE_COLUMNS].to_numpy(np.float64) if "pose_yaw_deg" in d else np.zeros((len(d), 3))
+        pose = d[schema.POSE_COLUMNS].to_numpy(np.float64) if "pose_yaw_deg" in d else np.full((len(d), 3), np.nan)
         self._by_frame: dict[int, list[Face]] = {}
         for i in np.nonzero(ok)[0]:
             pts = xy[i].astype(np.float64)
             face = Face(int(d["face_id"].iloc[i]), float(d["face_score"].iloc[i]),
                         np.concatenate([pts.min(0), pts.max(0)]), pts, tuple(pose[i]))
             self._by_frame.setdefault(int(d["frame"].iloc[i]), []).append(face)
+        self._centres = np.array([f.box.reshape(2, 2).mean(0) for fs in self._by_frame.values() for f in fs])
 
     def check_covers(self, video: Path) -> None:
-        """Warn when the CSV's frames do not match the video's: most likely another video's CSV."""
+        """Warn when the CSV's frames or faces do not fit the video's: most likely another video's CSV."""
+        from pyfacs.io.media import video_frame_size
+
         if video == self._checked:
             return  # (warned once: the CLI checks before it opens the output, run checks again)
-        self._checked, n = video, video_frame_count(video)
-        if n and abs(n - self.n_frames) > max(2, 0.02 * n):
+        self._checked, n, size = video, video_frame_count(video), video_frame_size(video)
+        if n and abs(n - self.n_frames) > max(1, 0.02 * n):  # (containers may declare a frame or so more)
             log.warning("--landmarks-from %s covers %d frames, %s has %d: is it this video's CSV?",
                         self.path.name, self.n_frames, video.name, n)
+        if size and len(self._centres):
+            outside = ((self._centres < 0) | (self._centres > np.array(size))).any(1).mean()
+            if outside > 0.01:
+                log.warning("--landmarks-from %s: %.0f%% of its faces lie outside %s's %d×%d frame: is it this "
+                            "video's CSV?", self.path.name, 100 * outside, video.name, *size)
 
     def faces(self, index: int) -> list[Face]:
         return self._by_frame.get(index, [])

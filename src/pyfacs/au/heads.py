@@ -141,6 +141,7 @@ class SequenceAUHead:
         self.window = int(spec.extra["window"])
         self._session = ort.InferenceSession(str(resolve_one(spec)), providers=["CPUExecutionProvider"])
         self._frame_model = EmbeddedAUHead()
+        self.uses = (self._frame_model.name,)
         aus = [int(label[2:]) for label in spec.labels]
         self.columns = [au_column(a, "p") for a in aus] + [au_column(a, "c") for a in aus]
         self._feats: dict[int, list[tuple[int, int, np.ndarray]]] = {}  # face_id → (row, frame, features)
@@ -182,6 +183,8 @@ def make_au_head(name: str | None, *, static: bool = False) -> OpenFaceAUHead | 
     in one log line, pyfacs's embedded ``audetnet.ckplus`` (never invented values)."""
     if name in (None, "none"):
         return None
+    if name == "auto" and static:  # --au-static is OpenFace's option: no quiet fallback that drops it
+        name = "openface.au-2.2"
     if name == "auto":
         where = tuple(os.environ.get(v) for v in ("PYFACS_MODEL_MIRROR", "PYFACS_HOME", "PYFACS_OFFLINE"))
         if where in _OPENFACE_UNAVAILABLE:  # (a loop of analyze calls: one attempt and one warning, not one each)

@@ -152,6 +152,21 @@ def _iter_sequence(folder: Path, fps: float) -> Iterator[Frame]:
         yield Frame(str(folder), index, index / fps, rgb)
 
 
+def video_frame_size(path: Path) -> tuple[int, int] | None:
+    """(width, height) of a video's frames (a folder of frames: its first image's), None if unknown."""
+    import av
+
+    try:
+        if path.is_dir():
+            images = sequence_images(path)
+            return tuple(read_image(images[0]).shape[1::-1]) if images else None
+        with av.open(str(path)) as c:
+            s = video_stream(c)
+            return (s.codec_context.width, s.codec_context.height) if s is not None and s.codec_context.width else None
+    except Exception:  # noqa: BLE001 - only a plausibility check; the real open reports errors
+        return None
+
+
 def video_frame_count(path: Path) -> int | None:
     """Frame count the container declares (may be absent or approximate); for progress bars."""
     import av
