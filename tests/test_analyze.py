@@ -172,6 +172,9 @@ def test_summary_per_person():
     assert s.loc[0, "frames"] == 2 and s.loc[0, "seconds"] == 0.5
     assert s.loc[0, "AU12_rate"] == 0.5 and s.loc[0, "AU12_mean_r"] == 1.5
     assert s.loc[0, "share_happy"] == 0.5 and s.loc[1, "share_neutral"] == 1.0
+    repeated = pd.concat([data.iloc[:2], data.iloc[2:]])  # live frames' tables, numbered from 0 each
+    repeated.index = [0, 1, 0, 1, 0]
+    assert pyfacs.FaceTable(repeated).summary().equals(pyfacs.FaceTable(data).summary())
 
 
 def test_embedded_au_values_survive_chunking(face_video, monkeypatch):
@@ -354,6 +357,39 @@ def test_an_analyzer_refuses_a_second_thread(astronaut):
         t.join()
     assert caught and "its own Analyzer" in caught[0]
     assert len(session.faces(astronaut)) == 1  # free again afterwards
+    with session._owned():
+        t = threading.Thread(target=lambda: _refused(session.reset, caught))
+        t.start()
+        t.join()
+    assert len(caught) == 2 and "its own Analyzer" in caught[1]  # reset() mid-call mixed two streams' state
+
+
+def _refused(call, caught):
+    try:
+        call()
+    except InputError as exc:
+        caught.append(str(exc))
+
+
+def test_live_and_api_arguments_are_checked_in_one_line(astronaut, tmp_path, monkeypatch):
+    session = pyfacs.Analyzer(au_model=None, expression_model=None)
+    for kwargs, message in (({"index": "3"}, "frame number"), ({"index": 2.5}, "frame number"),
+                            ({"index": -10}, "frame number"), ({"still": "no"}, "True or False")):
+        with pytest.raises(InputError, match=message):
+            session.faces(astronaut, **kwargs)
+    with pytest.raises(InputError, match="timestamp_s"):
+        session.frame_table(astronaut, timestamp_s=True)
+    with pytest.raises(InputError, match="landmarks_from .* is a file's path"):
+        pyfacs.Analyzer(landmarks_from=3)
+    monkeypatch.chdir(tmp_path)
+    Image.fromarray(astronaut).save(tmp_path / "here.png")
+    with pytest.raises(InputError, match="output must be a file's path"):
+        pyfacs.analyze(tmp_path / "here.png", output=3)
+    with pytest.raises(InputError, match="an input is empty"):  # not the current folder's images
+        pyfacs.analyze("")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    pyfacs.analyze(tmp_path / "here.png", au_model=None, expression_model=None).save("~/t.csv")
+    assert len(pyfacs.FaceTable.read("~/t.csv").data) == 1
 
 
 def test_a_callback_of_a_run_cannot_feed_the_same_analyzer(tmp_path, astronaut):

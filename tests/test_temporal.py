@@ -58,6 +58,10 @@ def test_smoothed_presence_and_label_follow_the_smoothed_values():
     assert out["AU01_c"].isna().iloc[-1] and pd.isna(out["expr_label"].iloc[-1])  # the empty row stays empty
     named = FaceTable(pd.DataFrame(rows)).smoothed(window=3, columns=["AU12_r", "AU12_c"]).data
     assert set(named["AU12_c"].dropna()) == {0.0}  # a presence column named is voted too, not averaged
+    openface = [{"source": "a", "frame": f, "face_id": 0, "AU01_r": 0.0, "AU01_c": 0.0} for f in range(5)]
+    embedded = [{"source": "b", "frame": 0, "face_id": 0, "AU01_p": 0.2, "AU01_c": 0.0}]
+    both = FaceTable(pd.DataFrame(openface + embedded)).smoothed(window=3).data  # two heads' tables combined
+    assert both["AU01_c"].tolist() == [0.0] * 6  # (the rows without a probability were blanked)
 
 
 def test_smoothing_keeps_missing_values_missing_and_takes_any_index():

@@ -95,6 +95,8 @@ class Analyzer:
         self.finder = FaceFinder(max_faces=1 if faces_cropped else max_faces, min_face_score=min_face_score,
                                  detect_every=detect_every, with_iris=landmarks == 478,
                                  num_threads=num_threads)
+        if landmarks_from is not None and not isinstance(landmarks_from, (str, os.PathLike)):
+            raise InputError(f"{_name('landmarks_from')} is a file's path, not {landmarks_from!r}")
         self.external = _ExternalLandmarks(landmarks_from) if landmarks_from is not None else None
         from pyfacs.expression.heads import make_expression_head
 
@@ -133,6 +135,11 @@ class Analyzer:
         return meta
 
     def reset(self) -> None:
+        """Start a new stream: frame numbers, timestamps and person ids from the beginning."""
+        with self._owned():
+            self._reset()
+
+    def _reset(self) -> None:
         self.finder.reset()
         self.identities.reset()
         self._next_index = 0
@@ -155,8 +162,13 @@ class Analyzer:
         """Faces in one RGB uint8 frame (H, W, 3) or PIL image; ``index`` is the frame number within
         its source (default: one more than the last call's). In a live stream a new person's ``face_id`` is
         provisional for 15 frames; ``self.identities.final_id(face_id)`` gives the settled one."""
+        if not isinstance(still, (bool, np.bool_)):
+            raise InputError(f"still must be True or False, not {still!r}")
+        if index is not None and (isinstance(index, (bool, np.bool_)) or not isinstance(index, (int, np.integer))
+                                  or index < 0):
+            raise InputError(f"index is a frame number (a whole number, 0 or more), not {index!r}")
         with self._owned():
-            return self._faces(rgb, still=still, index=index)
+            return self._faces(rgb, still=still, index=None if index is None else int(index))
 
     def _faces(self, rgb, *, still: bool, index: int | None) -> list[Face]:
         rgb = _frame_array(rgb)
@@ -191,8 +203,8 @@ class Analyzer:
             raise InputError(f"{self.au_head.name} needs the frames after each frame; for live frames use "
                              f"au_model='openface.au-2.2' or 'audetnet.ckplus'")
         now = time.monotonic()  # (when the frame came, not when its analysis ended)
-        if timestamp_s is not None and not (isinstance(timestamp_s, (int, float, np.number))
-                                            and np.isfinite(timestamp_s)):
+        if timestamp_s is not None and (isinstance(timestamp_s, (bool, np.bool_)) or not (
+                isinstance(timestamp_s, (int, float, np.number)) and np.isfinite(timestamp_s))):
             raise InputError(f"timestamp_s must be a finite number of seconds, not {timestamp_s!r}")
         rgb = _frame_array(rgb)
         if self._stream_start is None:
@@ -240,7 +252,7 @@ class Analyzer:
             try:
                 self.finder.frame_step = every
                 for path in paths:
-                    self.reset()
+                    self._reset()
                     still = not is_video(path)
                     if not still:
                         images.flush()  # rows stay in input order

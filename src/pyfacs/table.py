@@ -143,9 +143,9 @@ def _rederive(data: pd.DataFrame, smoothed: list[str], votes: list[str]) -> None
     """After smoothing: presence and the expression label follow the smoothed values they come from."""
     for c in votes:
         data[c] = (data[c] >= 0.5).astype(np.float32).where(data[c].notna())
-    for c in smoothed:
+    for c in smoothed:  # (rows without the probability, from another head in a combined table, keep their vote)
         if c.endswith("_p") and f"{c[:-2]}_c" in data:
-            data[f"{c[:-2]}_c"] = (data[c] >= 0.5).astype(np.float32).where(data[c].notna())
+            data[f"{c[:-2]}_c"] = (data[c] >= 0.5).astype(np.float32).where(data[c].notna(), data[f"{c[:-2]}_c"])
     probs = [c for c in data.columns if schema.is_expression_score(c)]
     if "expr_label" in data and probs and set(probs) <= set(smoothed):
         seen = data[probs].notna().all(axis=1).to_numpy()  # (by position: the index may repeat)
@@ -215,6 +215,7 @@ class FaceTable:
         faces = self.faces
         if faces.empty:
             return pd.DataFrame(columns=["source", "face_id", "frames", "seconds"])
+        faces = faces.reset_index(drop=True)  # (live frames' tables concatenated repeat their row numbers)
         g = faces.groupby(["source", "face_id"], sort=True)
         out = g.agg(frames=("frame", "size"), seconds=("timestamp_s", lambda t: float(t.max() - t.min())))
         au_cols = [c for c in faces.columns if schema.is_au_column(c)]
@@ -256,12 +257,13 @@ class FaceTable:
             raise InputError(f"method must be 'centered' or 'causal', not {method!r}")
         if method == "centered" and window % 2 == 0:
             raise InputError(f"a centred window needs an odd number of frames, not {window}")
-        # presence (0/1) stays 0/1: named, or beside a smoothed intensity with no probability to follow
-        # (OpenFace's SVMs), it is smoothed as a majority vote
+        # presence (0/1) stays 0/1: named, or beside a smoothed intensity or probability, it is smoothed
+        # as a majority vote, then follows the smoothed probability on the rows that have one (OpenFace's
+        # SVMs give presence without a probability; a combined table may have both kinds of rows)
         named, votes = columns, [c for c in columns if schema.is_au_column(c) and c.endswith("_c")]
         columns = [c for c in columns if c not in votes]
-        votes += [f"{c[:-2]}_c" for c in columns if c.endswith("_r") and f"{c[:-2]}_c" in self.data
-                  and f"{c[:-2]}_p" not in self.data and f"{c[:-2]}_c" not in votes]
+        votes = list(dict.fromkeys(votes + [f"{c[:-2]}_c" for c in columns
+                                            if c[-2:] in ("_r", "_p") and f"{c[:-2]}_c" in self.data]))
         meta = {**copy.deepcopy(self.metadata), "smoothing": {"window": window, "method": method, "columns": named}}
         data = smooth_columns(self.data, columns + votes, window=window, method=method)
         _rederive(data, columns, votes)
@@ -348,7 +350,7 @@ class FaceTable:
         """Read a table that pyfacs wrote (Parquet keeps the metadata; CSV/JSONL do not)."""
         from pyfacs.errors import InputError
 
-        path = Path(path)
+        path = Path(path).expanduser()
         suffix = path.suffix.lower()
         if suffix not in (".parquet", ".csv", ".jsonl"):
             raise InputError(f"{path} is not a results table: give a .parquet, .csv or .jsonl that pyfacs wrote")

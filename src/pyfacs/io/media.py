@@ -49,6 +49,8 @@ def expand_inputs(inputs: list[str | Path], *, sequence: bool = False) -> list[P
         raise InputError("no input given; pass an image, a folder, a glob such as 'faces/*.png' or a video")
     out: list[Path] = []
     for item in inputs:
+        if not str(item).strip():  # (Path("") is the current folder: an unset variable would analyse it)
+            raise InputError("an input is empty; pass an image, a folder, a glob or a video")
         p = Path(item).expanduser()
         if p.is_dir() and sequence:
             sequence_images(p)  # (checked now: an empty folder stops the run before any work)

@@ -15,6 +15,8 @@ SUFFIXES = (".parquet", ".csv", ".jsonl")
 
 
 def check_output_path(path: str | Path) -> Path:
+    if not isinstance(path, (str, os.PathLike)):
+        raise InputError(f"output must be a file's path (.parquet, .csv or .jsonl), not {path!r}")
     p = Path(path).expanduser()
     if p.suffix.lower() not in SUFFIXES:
         raise InputError(f"output {p} must end in .parquet, .csv or .jsonl")
