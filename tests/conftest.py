@@ -29,6 +29,14 @@ def _offline_models():
         os.environ.setdefault("PYFACS_MODEL_MIRROR", str(SHARED / "models"))
 
 
+def au_sequence_config(video, labels, *, fraction: float = 0.7, d_model: int = 16, epochs: int = 3,
+                       model_extra: str = "", tail: str = "") -> str:
+    """A small ``task: au-sequence`` training config for a video and its label CSV."""
+    return (f"name: seq\ntask: au-sequence\nseed: 0\ndata:\n  format: video-labels\n  video: {video}\n"
+            f"  labels: {labels}\n  train_fraction: {fraction}\nmodel:\n  kind: au-sequence\n  window: 3\n"
+            f"  d_model: {d_model}\n  layers: 1\n{model_extra}optim:\n  epochs: {epochs}\n  batch_size: 8\n{tail}")
+
+
 @pytest.fixture(scope="session")
 def astronaut() -> np.ndarray:
     import skimage.data

@@ -6,27 +6,9 @@ import sys
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch", reason="needs the train extra (torch)")
+from conftest import au_sequence_config
 
-CONFIG = """name: ddp-check
-task: au-sequence
-seed: 0
-data:
-  format: video-labels
-  video: {video}
-  labels: {labels}
-  train_fraction: 0.7
-model:
-  kind: au-sequence
-  window: 3
-  d_model: 16
-  layers: 1
-  dropout: 0.0
-  feature_noise: 0.3
-optim:
-  epochs: 3
-  batch_size: 8
-"""
+torch = pytest.importorskip("torch", reason="needs the train extra (torch)")
 
 
 @pytest.mark.slow
@@ -36,7 +18,7 @@ def test_two_processes_train_the_same_model_as_one(tmp_path, face_video):
     rows = ["frame,AU01,AU12"] + [f"{i},{rng.integers(2)},{rng.integers(2)}" for i in range(50)]
     labels.write_text("\n".join(rows) + "\n")
     cfg = tmp_path / "c.yaml"
-    cfg.write_text(CONFIG.format(video=face_video, labels=labels))
+    cfg.write_text(au_sequence_config(face_video, labels, model_extra="  dropout: 0.0\n  feature_noise: 0.3\n"))
     cli = ["-m", "pyfacs.cli", "train", str(cfg), "--run-dir"]
     one = subprocess.run([sys.executable, *cli, str(tmp_path / "one")], capture_output=True, text=True)
     assert one.returncode == 0, one.stderr

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import shared_path
+from conftest import au_sequence_config, shared_path
 
 torch = pytest.importorskip("torch", reason="needs the train extra (torch)")
 
@@ -562,24 +562,6 @@ def test_a_time_budget_pauses_between_folds_rather_than_start_the_next_one(tmp_p
     assert json.dumps(run(cfg, tmp_path / "paused", minutes=0)) == json.dumps(run(cfg, tmp_path / "whole"))
 
 
-AU_SEQUENCE = """name: seq
-task: au-sequence
-seed: 0
-data:
-  format: video-labels
-  video: {video}
-  labels: {labels}
-  train_fraction: {fraction}
-model:
-  kind: au-sequence
-  window: 3
-  d_model: 8
-  layers: 1
-optim:
-  epochs: 1
-  batch_size: 8
-export_full: false
-"""
 
 
 def test_au_sequence_data_that_cannot_split_is_one_line_and_a_cut_feature_cache_is_recomputed(tmp_path, face_video,
@@ -592,12 +574,12 @@ def test_au_sequence_data_that_cannot_split_is_one_line_and_a_cut_feature_cache_
     for fraction, message in ((0.99, "leaves 40 for training and 0 for testing"),
                               (0.5, "label 'AU15' has no annotated frame .* among the 20 test frames")):
         cfg_file = tmp_path / "c.yaml"
-        cfg_file.write_text(AU_SEQUENCE.format(video=face_video, labels=labels, fraction=fraction))
+        cfg_file.write_text(au_sequence_config(face_video, labels, fraction=fraction, d_model=8, epochs=1, tail="export_full: false\n"))
         with pytest.raises(InputError, match=message):
             run(load_config(cfg_file), tmp_path / "refused")
         assert not (tmp_path / "refused").exists()  # its features.npz would block the corrected run
     labels.write_text("frame,AU12,AU15\n" + "".join(f"{i},{i % 2},{(i // 2) % 2}\n" for i in range(40)))
-    cfg_file.write_text(AU_SEQUENCE.format(video=face_video, labels=labels, fraction=0.7))
+    cfg_file.write_text(au_sequence_config(face_video, labels, d_model=8, epochs=1, tail="export_full: false\n"))
     first = run(load_config(cfg_file), tmp_path / "a")
     (tmp_path / "a" / "metrics.json").unlink()
     with open(tmp_path / "a" / "features.npz", "r+b") as f:
