@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from _common import shared
+from _common import arguments, shared
 
 
 def main() -> None:
@@ -56,4 +56,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    arguments(__doc__)
     main()

@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from _common import shared
+from _common import arguments, shared
 
 import pyfacs
 from pyfacs.io.interop import read_openface_csv
@@ -65,7 +65,7 @@ def main() -> None:
         report(f"port fidelity, OpenFace's landmarks, {'static (--au-static)' if static else 'dynamic'}",
                *port(static))
     t = time.perf_counter()
-    ours = pyfacs.analyze(shared(*CLIP), au_model="openface.au-2.2").data
+    ours = pyfacs.analyze(shared(*CLIP), au_model="openface.au-2.2", expression_model=None).data
     secs = time.perf_counter() - t
     report("end to end, pyfacs's own landmarks, dynamic", *compare(ours, reference(False)))
     print(f"== speed: analyze with detection + landmarks + pose + openface.au-2.2: {len(ours)} frames in "
@@ -73,4 +73,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    arguments(__doc__)
     main()

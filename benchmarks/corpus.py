@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from _common import shared
+from _common import arguments, shared
 
 VIDEOS = [("media", "openface_samples", "default.wmv"), ("media", "openface_samples", "changeLighting.wmv"),
           ("media", "pyfeat", "single_face.mp4"), ("media", "openface_samples", "multi_face.avi")]
@@ -65,4 +65,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    arguments(__doc__)
     main()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 
-from _common import shared
+from _common import arguments, shared
 
 from pyfacs.face.detect import FaceDetector
 from pyfacs.io.media import iter_frames
@@ -41,4 +41,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    arguments(__doc__)
     main()

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from _common import shared
+from _common import arguments, shared
 
 
 def accuracy(name: str) -> None:
@@ -89,7 +89,8 @@ def speed(name: str) -> None:
           f"(one CPU thread)")
 
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "--speed":
-        speed(sys.argv[2])
+    args = arguments(__doc__, (("--speed",), {"metavar": "NAME", "help": "only the speed and size of this model"}))
+    if args.speed:
+        speed(args.speed)
     else:
         main()

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from _common import shared
+from _common import arguments, shared
 
 
 def views(faces: np.ndarray) -> dict[str, np.ndarray]:
@@ -52,4 +52,5 @@ def main() -> None:
           f"six views each {accuracy(sum(sum(p.values()) for p in all_probs))}")
 
 if __name__ == "__main__":
+    arguments(__doc__)
     main()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from _common import shared
+from _common import arguments, shared
 
 import pyfacs
 from pyfacs.io.interop import read_openface_csv
@@ -38,4 +38,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    arguments(__doc__)
     main()

@@ -16,7 +16,6 @@ red coat, half hidden behind the boy, into clusters 5 and 6).
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -83,4 +82,8 @@ def main(video: str, n_people: str, out_csv: str, montage: str, *merges: str) ->
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:])
+    from _common import arguments
+
+    args = arguments(__doc__, (("video",), {}), (("clusters",), {}), (("out_csv",), {}), (("montage",), {}),
+                     (("merges",), {"nargs": "*", "metavar": "A:B"}))
+    main(args.video, args.clusters, args.out_csv, args.montage, *args.merges)

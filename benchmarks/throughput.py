@@ -33,9 +33,10 @@ def run_cli(video: Path, out: Path, au_model: str = "none", expression_model: st
     """Wall seconds and peak RSS (MB) of one `pyfacs analyze` run in a child process."""
     code = ("import sys; from pyfacs.cli import main; sys.argv=['pyfacs','analyze',"
             f"{str(video)!r},'-o',{str(out)!r},'-q','--au-model',{au_model!r},'--expression-model',{expression_model!r}]\n"
-            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "try:\n    main()\nexcept SystemExit as exc:\n    failed = exc.code\nelse:\n    failed = 0\n"
             # VmHWM: this process's own peak RSS (ru_maxrss would inherit the parent's across fork)
-            "print([l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')][0], file=sys.stderr)")
+            "print([l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')][0], file=sys.stderr)\n"
+            "sys.exit(failed)")  # (a failed analysis is not a time to report)
     t = time.perf_counter()
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     wall = time.perf_counter() - t
@@ -69,7 +70,7 @@ def make_long_video(src: Path, dst: Path, minutes: float) -> int:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--no-long", action="store_true", help="skip the 10-minute memory run")
     ap.add_argument("--minutes", type=float, default=10.0)
     args = ap.parse_args()

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from _common import shared
+from _common import arguments, shared
 
 DATA = Path(__file__).parent / "data"
 MIN_FRAMES = 15
@@ -84,4 +84,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    arguments(__doc__)
     main()

@@ -91,6 +91,31 @@ def test_bench_times_each_stage(face_video):
     assert all(v > 0 for v in r["stages_fps"].values()) and r["end_to_end_fps"] > 0
 
 
+def test_bench_reports_no_figure_for_work_not_done(tmp_path, astronaut, monkeypatch):
+    import numpy as np
+    from PIL import Image
+
+    from conftest import write_video
+    from pyfacs import Analyzer
+    from pyfacs.bench import bench
+
+    blank = write_video(tmp_path / "wall.mp4", [np.full_like(astronaut, 128)] * 5)
+    r = bench(blank, au_model="audetnet.ckplus", expression_model="esr9.fer2013")
+    assert r["faces"] == 0 and r["stages_fps"]["au"] is None and r["stages_fps"]["expression"] is None
+    assert bench(blank, au_model="none", expression_model="none", max_frames=2)["end_to_end_fps"] is None
+    with pytest.raises(InputError, match="max_frames"):
+        bench(blank, max_frames=0)
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i in range(3):
+        Image.fromarray(astronaut).save(frames / f"{i}.png")
+    runs = []
+    real_run = Analyzer.run
+    monkeypatch.setattr(Analyzer, "run", lambda self, *a, **kw: runs.append(kw) or real_run(self, *a, **kw))
+    bench(frames, au_model="none", expression_model="none")
+    assert runs[-1]["sequence"] is True  # the end-to-end run times the same job: one video of 3 frames
+
+
 NO_HEADS = {"au_model": None, "expression_model": None}
 
 

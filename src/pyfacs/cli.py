@@ -270,7 +270,7 @@ def bench(
     typer.echo(f"{r['video']}: {r['frames']} frames, {r['faces']} faces; AU head {r['au_model']}, "
                f"expression head {r['expression_model']}")
     for stage, fps in r["stages_fps"].items():
-        typer.echo(f"  {stage:<11} {fps:8.0f} frames/s")
+        typer.echo(f"  {stage:<11} {fps:8.0f} frames/s" if fps is not None else f"  {stage:<11}      n/a (no faces)")
     typer.echo(f"  {'end to end':<11} {r['end_to_end_fps']:8.0f} frames/s (decoding in its own thread)")
 
 
