@@ -91,6 +91,22 @@ def test_annotate_image_and_video(tmp_path, face_video):
     with av.open(str(mp4)) as c:
         assert c.streams.video[0].average_rate == Fraction(25, 2)  # the sequence's own rate, not 12
     assert sorted(p.name for p in tmp_path.iterdir() if ".part" in p.name) == []
+    res = run("analyze", face_video, "-o", tmp_path / "e.parquet", "--every", "3", "--annotate", mp4, "-q")
+    assert res.returncode == 0, res.stderr
+    with av.open(str(mp4)) as c:  # every frame of the video, drawn from a table of every third
+        assert sum(1 for _ in c.decode(video=0)) == 50
+
+
+def test_annotate_refuses_to_overwrite_the_input_written_with_a_tilde(tmp_path, astronaut):
+    home = tmp_path / "home"
+    home.mkdir()
+    Image.fromarray(astronaut).save(home / "a.png")
+    before = (home / "a.png").read_bytes()
+    res = subprocess.run([sys.executable, "-m", "pyfacs.cli", "analyze", str(home / "a.png"), "-o", str(home / "o.csv"),
+                          "--annotate=~/a.png"], capture_output=True, text=True,
+                         env={"PYFACS_OFFLINE": "1", "PATH": "/usr/bin:/bin", "HOME": str(home)})
+    _assert_one_line_error(res, "the input itself")
+    assert (home / "a.png").read_bytes() == before
 
 
 def test_annotations_say_what_the_table_says():

@@ -58,10 +58,15 @@ def test_smoothed_presence_and_label_follow_the_smoothed_values():
     assert out["AU01_c"].isna().iloc[-1] and pd.isna(out["expr_label"].iloc[-1])  # the empty row stays empty
     named = FaceTable(pd.DataFrame(rows)).smoothed(window=3, columns=["AU12_r", "AU12_c"]).data
     assert set(named["AU12_c"].dropna()) == {0.0}  # a presence column named is voted too, not averaged
-    openface = [{"source": "a", "frame": f, "face_id": 0, "AU01_r": 0.0, "AU01_c": 0.0} for f in range(5)]
-    embedded = [{"source": "b", "frame": 0, "face_id": 0, "AU01_p": 0.2, "AU01_c": 0.0}]
-    both = FaceTable(pd.DataFrame(openface + embedded)).smoothed(window=3).data  # two heads' tables combined
-    assert both["AU01_c"].tolist() == [0.0] * 6  # (the rows without a probability were blanked)
+    c = [1.0, 0.0, 1.0, 1.0, 0.0]
+    openface = [{"source": "a", "frame": f, "face_id": 0, "AU01_r": 2 * c[f], "AU01_c": c[f]} for f in range(5)]
+    p = [0.9, 0.1, 0.9, 0.1, 0.1]
+    embedded = [{"source": "b", "frame": f, "face_id": 0, "AU01_p": p[f], "AU01_c": float(p[f] >= 0.5)} for f in range(5)]
+    both = pd.DataFrame(openface + embedded)  # two heads' tables combined
+    out = FaceTable(both).smoothed(window=3).data["AU01_c"].tolist()
+    assert out == [1.0, 1.0, 1.0, 1.0, 1.0] + [1.0, 1.0, 0.0, 0.0, 0.0]  # each row by its own kind
+    out = FaceTable(both).smoothed(window=3, columns=["AU01_r"]).data["AU01_c"].tolist()
+    assert out[5:] == [1.0, 0.0, 1.0, 0.0, 0.0]  # a probability left alone: presence left alone
 
 
 def test_smoothing_keeps_missing_values_missing_and_takes_any_index():

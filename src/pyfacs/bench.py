@@ -27,6 +27,7 @@ def bench(video: str | Path, *, au_model: str = "auto", expression_model: str = 
 
 
 def _bench(video: Path, au_model: str, expression_model: str, max_frames: int | None) -> dict:
+    from pyfacs.errors import InputError
     from pyfacs.io.media import iter_frames
     from pyfacs.io.sinks import ParquetSink
     from pyfacs.pipeline import Analyzer, _ExpressionBatches

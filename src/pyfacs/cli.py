@@ -122,7 +122,7 @@ def analyze(
     if annotate is not None:
         if len(paths) > 1:
             raise InputError(f"--annotate takes one input file, not {len(paths)}; run once per file to annotate several")
-        if annotate.resolve() == paths[0].resolve():
+        if annotate.expanduser().resolve() == paths[0].resolve():
             raise InputError(f"--annotate {annotate} is the input itself; name a new file")
         video = is_video(paths[0])
         rate = fps if paths[0].is_dir() else _fps(paths[0]) if video else 30.0
@@ -131,7 +131,7 @@ def analyze(
                         min_face_score=min_face_score, au_model=au_model, au_static=au_static,
                         expression_model=expression_model, landmarks_from=landmarks_from)
     analyzer.check_run(paths, every=every, fps=fps)
-    if landmarks_from is not None and output.resolve() == landmarks_from.resolve():
+    if landmarks_from is not None and output.expanduser().resolve() == landmarks_from.expanduser().resolve():
         raise InputError(f"--output {output} is the --landmarks-from CSV itself; name a new file")
     meta = analyzer.metadata
     meta["options"]["every"] = every
@@ -144,8 +144,6 @@ def analyze(
 
     def on_table(df: pd.DataFrame) -> None:
         sink.write(df)
-        if annotator:
-            annotator.collect(df)
         written_from.update(df["source"].unique())
         counts["frames"] += int(df[["source", "frame"]].drop_duplicates().shape[0])
         counts["faces"] += int(df["face_id"].notna().sum())
@@ -197,10 +195,12 @@ def analyze(
             if kept := sink.close(interrupted=True):
                 typer.echo(f"the {sink.rows} rows written before the error are in {kept}", err=True)
     written = sink.close()
-    drawn = ""
+    drawn, failed = "", False
     if annotator and written_from:  # drawn from the table, in a second pass over the input
-        _annotate(annotator, paths[0], rate, progress_console=None if quiet else console)
-        drawn = f", drawn on {annotator.path}"
+        if _annotate(annotator, paths[0], written, fps=rate, every=every, progress_console=None if quiet else console):
+            drawn = f", drawn on {annotator.path}"
+        else:
+            failed = True
     ok = len(paths) - len(errors)
     if not written:
         if len(paths) > 1 or output.exists():  # (one input: its error line has said it all)
@@ -210,7 +210,7 @@ def analyze(
     people = f", {len(persons)} people (face_id) in videos" if persons else ""
     typer.echo(f"wrote {output}: {counts['faces']} faces in {counts['frames']} analysed frames "
                f"from {ok} of {len(paths)} inputs{people}{drawn}", err=True)
-    if errors:
+    if errors or failed:
         raise typer.Exit(EXIT_BAD_INPUT)
 
 
@@ -298,23 +298,28 @@ def _score(value: float | None) -> str:
     return "n/a (no AU has a positive)" if value is None else f"{value:.3f}"
 
 
-def _annotate(annotator, source: Path, fps: float, *, progress_console) -> None:
-    """Write ``--annotate`` (a second pass over ``source``, with its own progress bar); Ctrl-C
-    leaves the table written and no annotated file."""
+def _annotate(annotator, source: Path, table: Path, *, fps: float, every: int, progress_console) -> bool:
+    """Write ``--annotate`` from ``table`` (a second pass over ``source``, with its own progress bar);
+    whether it was written. A failure or Ctrl-C leaves the table written and no annotated file."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from pyfacs.io.media import is_video, video_frame_count
 
-    total = video_frame_count(source) if is_video(source) and source.is_file() else None
+    total = video_frame_count(source) if is_video(source) else None
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                         console=progress_console, disable=progress_console is None, transient=True)
     try:
         with progress:
             task = progress.add_task(f"--annotate {annotator.path.name}"[:40], total=total)
-            annotator.write(source, fps=fps, on_progress=lambda done: progress.update(task, completed=done))
+            annotator.write(source, table, fps=fps, every=every,
+                            on_progress=lambda done: progress.update(task, completed=done))
     except KeyboardInterrupt:
-        typer.echo(f"interrupted: the table is written; --annotate {annotator.path} was not", err=True)
+        typer.echo(f"interrupted: {table} is written; --annotate {annotator.path} was not", err=True)
         raise typer.Exit(130) from None
+    except InputError as exc:
+        typer.echo(f"error: {exc} ({table} is written)", err=True)
+        return False
+    return True
 
 
 def _fps(path: Path) -> float:

@@ -49,7 +49,7 @@ class Analyzer:
     ``au_model``: ``"auto"`` (OpenFace 2.2's AU models when their files can be had, else pyfacs's
     embedded ``audetnet.ckplus``, said once in the log), a registry name such as
     ``"openface.au-2.2"``, or ``None``. ``au_static`` forces OpenFace's static AU models on videos
-    (OpenFace's ``-au_static``).
+    (OpenFace's ``-au_static``; with ``"auto"`` too it needs OpenFace's files: no fallback).
     ``expression_model``: ``"auto"`` (pyfacs's ``esr5.fer2013``), a registry name, or ``None``.
     ``landmarks_from``: an OpenFace or py-feat CSV (or a pyfacs table) whose 68 landmarks are used
     instead of detecting (one video).
@@ -92,11 +92,11 @@ class Analyzer:
         self._next_index = 0
         self._stream_start: float | None = None  # (frame_table: monotonic seconds at its first frame)
         self._lock = threading.Lock()
+        if landmarks_from is not None and not isinstance(landmarks_from, (str, os.PathLike)):
+            raise InputError(f"{_name('landmarks_from')} is a file's path, not {landmarks_from!r}")
         self.finder = FaceFinder(max_faces=1 if faces_cropped else max_faces, min_face_score=min_face_score,
                                  detect_every=detect_every, with_iris=landmarks == 478,
                                  num_threads=num_threads)
-        if landmarks_from is not None and not isinstance(landmarks_from, (str, os.PathLike)):
-            raise InputError(f"{_name('landmarks_from')} is a file's path, not {landmarks_from!r}")
         self.external = _ExternalLandmarks(landmarks_from) if landmarks_from is not None else None
         from pyfacs.expression.heads import make_expression_head
 
@@ -490,7 +490,7 @@ class _ExternalLandmarks:
         if video == self._checked:
             return  # (warned once: the CLI checks before it opens the output, run checks again)
         self._checked, n, size = video, video_frame_count(video), video_frame_size(video)
-        if n and abs(n - self.n_frames) > max(1, 0.02 * n):  # (containers may declare a frame or so more)
+        if n and abs(n - self.n_frames) > max(3, 0.02 * n):  # (containers may declare a few frames more)
             log.warning("--landmarks-from %s covers %d frames, %s has %d: is it this video's CSV?",
                         self.path.name, self.n_frames, video.name, n)
         if size and len(self._centres):

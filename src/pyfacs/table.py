@@ -143,9 +143,9 @@ def _rederive(data: pd.DataFrame, smoothed: list[str], votes: list[str]) -> None
     """After smoothing: presence and the expression label follow the smoothed values they come from."""
     for c in votes:
         data[c] = (data[c] >= 0.5).astype(np.float32).where(data[c].notna())
-    for c in smoothed:  # (rows without the probability, from another head in a combined table, keep their vote)
-        if c.endswith("_p") and f"{c[:-2]}_c" in data:
-            data[f"{c[:-2]}_c"] = (data[c] >= 0.5).astype(np.float32).where(data[c].notna(), data[f"{c[:-2]}_c"])
+        if (p := f"{c[:-2]}_p") in data:  # presence follows the probability on the rows that have one
+            # (rows without, from another head in a combined table, keep their vote)
+            data[c] = (data[p] >= 0.5).astype(np.float32).where(data[p].notna(), data[c])
     probs = [c for c in data.columns if schema.is_expression_score(c)]
     if "expr_label" in data and probs and set(probs) <= set(smoothed):
         seen = data[probs].notna().all(axis=1).to_numpy()  # (by position: the index may repeat)

@@ -184,7 +184,11 @@ def make_au_head(name: str | None, *, static: bool = False) -> OpenFaceAUHead | 
     if name in (None, "none"):
         return None
     if name == "auto" and static:  # --au-static is OpenFace's option: no quiet fallback that drops it
-        name = "openface.au-2.2"
+        try:
+            return make_au_head("openface.au-2.2", static=True)
+        except ModelUnavailableError as exc:
+            raise ModelUnavailableError(f"{exc} (--au-static asks for openface.au-2.2's static models; without "
+                                        "it, --au-model auto uses audetnet.ckplus)") from None
     if name == "auto":
         where = tuple(os.environ.get(v) for v in ("PYFACS_MODEL_MIRROR", "PYFACS_HOME", "PYFACS_OFFLINE"))
         if where in _OPENFACE_UNAVAILABLE:  # (a loop of analyze calls: one attempt and one warning, not one each)

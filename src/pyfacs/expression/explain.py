@@ -33,6 +33,7 @@ def explain(image: str | Path, output: str | Path, *, method: str = "gradcam", f
     """Write a PNG (face crop | attention over it | AU heatmap of the predicted class) and return
     the prediction and the interpretability measures. ``faces_cropped``: the image is a face crop
     (a FER2013 image, say), used whole, as ``analyze --faces-cropped`` does."""
+    require_extra("torch", "train")
     import cv2
     import torch
     import torch.nn.functional as F

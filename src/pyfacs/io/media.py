@@ -155,18 +155,16 @@ def _iter_sequence(folder: Path, fps: float) -> Iterator[Frame]:
 
 
 def video_frame_size(path: Path) -> tuple[int, int] | None:
-    """(width, height) of a video's frames (a folder of frames: its first image's), None if unknown."""
-    import av
-
+    """(width, height) of a video's first frame as it is analysed (upright: a phone's rotation
+    applied; a folder of frames: its first image), None if it cannot be read."""
+    frames = iter_frames(path)
     try:
-        if path.is_dir():
-            images = sequence_images(path)
-            return tuple(read_image(images[0]).shape[1::-1]) if images else None
-        with av.open(str(path)) as c:
-            s = video_stream(c)
-            return (s.codec_context.width, s.codec_context.height) if s is not None and s.codec_context.width else None
-    except Exception:  # noqa: BLE001 - only a plausibility check; the real open reports errors
+        first = next(frames, None)
+    except Exception:  # noqa: BLE001 - only a plausibility check; the real run reports errors
         return None
+    finally:
+        frames.close()
+    return None if first is None else (first.rgb.shape[1], first.rgb.shape[0])
 
 
 def video_frame_count(path: Path) -> int | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from fractions import Fraction
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -41,55 +42,95 @@ def draw_face(out: np.ndarray, box, lmk68: np.ndarray, lines: list[str]) -> None
         cv2.putText(out, text, org, cv2.FONT_HERSHEY_SIMPLEX, 0.4 * scale, _WHITE, thick, cv2.LINE_AA)
 
 
-def face_lines(row: pd.Series) -> list[str]:
-    """The text drawn beside a face: its person id and detection score, head pose, expression (with
-    its probability) and the strongest AUs present, from the table's row."""
-    score = row.get("face_score", np.nan)
-    lines = [f"id {int(row['face_id'])}" + (f"  {score:.2f}" if np.isfinite(score) else "")]
-    pose = [row.get(c, np.nan) for c in schema.POSE_COLUMNS]
-    if np.all(np.isfinite(pose)):
-        lines.append("pitch {:+.0f} yaw {:+.0f} roll {:+.0f}".format(*pose))
-    label = row.get("expr_label")
-    scores = row[[c for c in row.index if schema.is_expression_score(c)]].astype(np.float64)
-    if not isinstance(label, str) and scores.notna().any():  # (other tools' tables: scores, no label)
-        label = str(scores.idxmax())[len("expr_"):]
-    if isinstance(label, str):
-        p = row.get(f"expr_{label}", np.nan)
-        lines.append(label + (f" {p:.2f}" if np.isfinite(p) else ""))
-    if aus := present_aus(row):
-        lines.append(" ".join(aus[:TOP_AUS]))
-    return lines
+def face_lines(faces: pd.DataFrame) -> list[list[str]]:
+    """The text drawn beside each face row: its person id and detection score, head pose, expression
+    (with its probability) and the strongest AUs present — by probability (``AUxx_p`` ≥ 0.5) where
+    the head gives one, else by intensity among those whose presence (``AUxx_c``) is 1."""
+    n = len(faces)
+
+    def block(columns: list[str]) -> np.ndarray:  # (n, len(columns)), NaN for a column the table lacks
+        return np.stack([faces[c].to_numpy(np.float64) if c in faces else np.full(n, np.nan) for c in columns], 1) \
+            if columns else np.empty((n, 0))
+
+    score, pose = block(["face_score"])[:, 0], block(schema.POSE_COLUMNS)
+    classes = [c[len("expr_"):] for c in faces.columns if schema.is_expression_score(c)]
+    probs = block([f"expr_{c}" for c in classes])
+    labels = faces["expr_label"].to_numpy(object) if "expr_label" in faces else np.full(n, None, object)
+    aus = sorted({c[:-2] for c in faces.columns if schema.is_au_column(c)})
+    p, c, r = (block([f"{au}_{k}" for au in aus]) for k in "pcr")
+    strength = np.where(np.isfinite(p), np.where(p >= 0.5, p, np.nan),
+                        np.where(c == 1, np.where(np.isfinite(r), r, 0.0), np.nan))
+    out = []
+    for i, face_id in enumerate(faces["face_id"].to_numpy()):
+        lines = [f"id {int(face_id)}" + (f"  {score[i]:.2f}" if np.isfinite(score[i]) else "")]
+        if np.isfinite(pose[i]).all():
+            lines.append("pitch {:+.0f} yaw {:+.0f} roll {:+.0f}".format(*pose[i]))
+        label = labels[i] if isinstance(labels[i], str) else None
+        if label is None and np.isfinite(probs[i]).any():  # (other tools' tables: scores, no label)
+            label = classes[int(np.nanargmax(probs[i]))]
+        if label is not None:
+            prob = probs[i, classes.index(label)] if label in classes else np.nan
+            lines.append(label + (f" {prob:.2f}" if np.isfinite(prob) else ""))
+        present = [k for k in np.argsort(-np.nan_to_num(strength[i], nan=-np.inf), kind="stable")
+                   if np.isfinite(strength[i, k])][:TOP_AUS]
+        if present:
+            lines.append(" ".join(aus[k] for k in present))
+        out.append(lines)
+    return out
 
 
-def present_aus(row: pd.Series) -> list[str]:
-    """AUs present in ``row``, strongest first: by probability (``AUxx_p`` ≥ 0.5) where the head gives
-    one, else by intensity among those whose presence (``AUxx_c``) is 1."""
-    names = {c[:-2] for c in row.index if schema.is_au_column(c)}
-    strength = {}
-    for au in names:
-        p, c, r = (row.get(f"{au}_{k}", np.nan) for k in "pcr")
-        if np.isfinite(p):
-            if p >= 0.5:
-                strength[au] = p
-        elif c == 1:
-            strength[au] = r if np.isfinite(r) else 0.0
-    return sorted(strength, key=lambda au: (-strength[au], au))
-
-
-def faces_by_frame(df: pd.DataFrame) -> dict[int, list[tuple[list[float], np.ndarray, list[str]]]]:
+def faces_by_frame(df: pd.DataFrame) -> dict[int, list[tuple[np.ndarray, np.ndarray, list[str]]]]:
     """Per analysed frame, the faces the table's rows describe (box, 68 landmarks, text lines); a
     frame analysed without a face maps to an empty list."""
-    x = [f"lmk68_x_{i}" for i in range(68)]
-    y = [f"lmk68_y_{i}" for i in range(68)]
-    has_lmk = set(x + y) <= set(df.columns)  # (other tools' tables may have boxes alone)
-    out: dict[int, list] = {}
-    for _, r in df.iterrows():
-        faces = out.setdefault(int(r["frame"]), [])
-        box = [r.get(c, np.nan) for c in schema.BBOX_COLUMNS]
-        if pd.notna(r["face_id"]) and np.all(np.isfinite(np.asarray(box, np.float64))):
-            lmk = np.stack([r[x].to_numpy(np.float32), r[y].to_numpy(np.float32)], 1) if has_lmk else np.zeros((0, 2))
-            faces.append((box, lmk, face_lines(r)))
+    out: dict[int, list] = {int(f): [] for f in pd.unique(df["frame"])}
+    box = np.stack([df[c].to_numpy(np.float64) if c in df else np.full(len(df), np.nan)
+                    for c in schema.BBOX_COLUMNS], 1)
+    faces = df[df["face_id"].notna().to_numpy() & np.isfinite(box).all(1)]  # (other tools' tables may lack boxes)
+    if faces.empty:
+        return out
+    x, y = [f"lmk68_x_{i}" for i in range(68)], [f"lmk68_y_{i}" for i in range(68)]
+    lmk = np.stack([faces[x].to_numpy(np.float32), faces[y].to_numpy(np.float32)], 2) \
+        if set(x + y) <= set(df.columns) else np.zeros((len(faces), 0, 2), np.float32)
+    boxes = faces[schema.BBOX_COLUMNS].to_numpy(np.float64)
+    for frame, b, pts, lines in zip(faces["frame"].to_numpy(), boxes, lmk, face_lines(faces)):
+        out[int(frame)].append((b, pts, lines))
     return out
+
+
+def table_chunks(path: Path, rows: int = 4096) -> Iterator[pd.DataFrame]:
+    """A table pyfacs wrote (.parquet, .csv or .jsonl), a few thousand rows at a time."""
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=rows):
+            yield batch.to_pandas()
+    elif suffix == ".csv":
+        yield from pd.read_csv(path, chunksize=rows)
+    else:
+        yield from pd.read_json(path, lines=True, chunksize=rows)
+
+
+class _TableCursor:
+    """The table's faces frame by frame, in frame order, holding only a chunk of rows at a time."""
+
+    def __init__(self, chunks: Iterator[pd.DataFrame]):
+        self._chunks, self._faces, self._read_to = chunks, {}, -1
+
+    def faces(self, frame: int) -> list | None:
+        """The faces of ``frame`` ([] analysed without a face), or None if it was not analysed."""
+        while self._read_to <= frame:  # (a frame's rows may straddle two chunks: read one beyond)
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                self._read_to = float("inf")
+                break
+            if len(chunk):
+                for f, faces in faces_by_frame(chunk).items():
+                    self._faces.setdefault(f, []).extend(faces)
+                self._read_to = max(self._read_to, int(chunk["frame"].max()))
+        for earlier in [f for f in self._faces if f < frame]:  # (frames the video does not have)
+            del self._faces[earlier]
+        return self._faces.pop(frame, None)
 
 
 class Annotator:
@@ -107,24 +148,25 @@ class Annotator:
                              f"{'a video' if video else 'an image'}")
         check_writable(self.path, "--annotate")
         self.fps = fps
-        self._faces: dict[int, list] = {}
 
-    def collect(self, df: pd.DataFrame) -> None:
-        """Keep what is drawn of a chunk of the table's rows (not the rows themselves)."""
-        self._faces.update(faces_by_frame(df))
-
-    def write(self, source: Path, *, fps: float, on_progress=None) -> None:
-        """Draw the collected rows over ``source``'s frames; frames that were not analysed show the
-        latest analysed frame's faces. A decoding error ends the file there."""
+    def write(self, source: Path, table: Path, *, fps: float, every: int = 1, on_progress=None) -> None:
+        """Draw ``table`` (the output just written, read back a chunk at a time: memory stays flat)
+        over ``source``'s frames; a frame that was not analysed (``--every``) shows the latest
+        analysed frame's faces. A decoding error ends the file there."""
         from pyfacs.io.media import iter_frames
 
         part = self.path.with_name(f".{self.path.stem}.part{self.path.suffix}")
         container = stream = None
         shown: list = []
+        drawn_to = -1  # the last frame the latest analysed frame's faces stand for
+        cursor = _TableCursor(table_chunks(table))
         try:
             try:
                 for frame in iter_frames(source, fps=fps):
-                    shown = self._faces.get(frame.index, shown)
+                    if (faces := cursor.faces(frame.index)) is not None:
+                        shown, drawn_to = faces, frame.index + every - 1
+                    elif frame.index > drawn_to:  # (past the rows: an analysis that ended early)
+                        shown = []
                     img = frame.rgb.copy()
                     for box, lmk, lines in shown:
                         draw_face(img, box, lmk, lines)
