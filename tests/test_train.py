@@ -594,3 +594,36 @@ def test_au_sequence_data_that_cannot_split_is_one_line_and_a_cut_feature_cache_
     with pytest.raises(KeyboardInterrupt):
         run(load_config(cfg_file), tmp_path / "b")
     assert (tmp_path / "b" / "features.npz").is_file()  # kept, to resume from
+
+
+def test_an_int8_export_is_always_checked_on_as_many_other_images(tmp_path):
+    pytest.importorskip("onnx", reason="needs the train extra (onnx)")
+    from pyfacs.expression.esr import ESR
+    from pyfacs.train.expression import export_expression
+
+    cfg = load_config(Path(__file__).resolve().parents[1] / "configs" / "smoke" / "esr_fer2013_smoke.yaml")
+    cfg.model.export_int8, cfg.model.width, cfg.model.ensemble_size = 20, 8, 2
+    torch.manual_seed(0)
+    torch.save(ESR(2, width=8).state_dict(), tmp_path / "model.pt")
+    images = np.random.default_rng(0).integers(0, 256, (40, 48, 48), dtype=np.uint8)
+    with pytest.raises(InputError, match="needs 40 Training images .* not 39"):  # (was: checked on 19, or on 1)
+        export_expression(tmp_path, cfg, "fingerprint", images[:39])
+    export_expression(tmp_path, cfg, "fingerprint", images)
+    assert json.loads((tmp_path / "int8.json").read_text())["held_out_images"] == 20
+
+
+def test_an_onnx_export_whose_batch_size_froze_is_refused(tmp_path):
+    pytest.importorskip("onnx", reason="needs the train extra (onnx)")
+    from pyfacs.export.onnx import export_onnx
+
+    class Frozen(torch.nn.Module):  # one row per sample, but the count is taken as a constant when traced
+        def __init__(self):
+            super().__init__()
+            self.b = torch.nn.Parameter(torch.tensor([0.1, 0.2, 0.3]))
+
+        def forward(self, x):
+            return self.b.expand(int(x.shape[0]), 3) + 0 * x.mean()
+
+    with pytest.raises(RuntimeError, match="shape"):  # (broadcasting made the outputs compare equal)
+        export_onnx(Frozen(), tmp_path / "f.onnx", input_shape=(1, 5), metadata={})
+    assert not (tmp_path / "f.onnx").exists()

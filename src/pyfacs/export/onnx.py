@@ -46,6 +46,9 @@ def _export_checked(model, path: Path, name: str, *, input_shape, metadata: dict
     with torch.no_grad():
         ref = model(xb).numpy()
     got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"input": xb.numpy()})[0]
+    if ref.shape != got.shape:  # (broadcasting would hide an output whose batch size was frozen at export)
+        raise RuntimeError(f"ONNX export of {name} gives outputs of shape {got.shape} for a batch of 4, PyTorch "
+                           f"{ref.shape}; not exported")
     diff = float(np.abs(ref - got).max())
     if not np.isfinite(ref).all():
         raise RuntimeError(f"{name}: the PyTorch model's own outputs are not all finite; not exported")

@@ -243,6 +243,10 @@ def run_expression(cfg: TrainConfig, run_dir: Path, provenance: dict, deadline: 
     device = pick_device(cfg)
     tr_x, tr_y = load_fer2013_folder(cfg.data.root, "train", cfg.data.limit)
     va_x, va_y = load_fer2013_folder(cfg.data.root, "val", cfg.data.val_limit)
+    if cfg.export_full and cfg.model.export_int8 and 2 * cfg.model.export_int8 > len(tr_x):  # (before training)
+        raise InputError(f"model.export_int8: {cfg.model.export_int8} calibration images and as many others to check "
+                         f"the int8 model on need {2 * cfg.model.export_int8} Training images, not {len(tr_x)}; "
+                         "lower it (or set it to 0 for float16)")
     tr_l = va_l = None
     if cfg.data.landmarks is not None:
         tr_l, va_l = cached_landmarks(cfg.data.landmarks, tr_x), cached_landmarks(cfg.data.landmarks, va_x)
@@ -321,11 +325,13 @@ def export_expression(run_dir: Path, cfg: TrainConfig, data_fingerprint: str,
         return out
     if train_images is None:
         raise ValueError("an int8 export needs the Training images to calibrate on")
+    if 2 * cfg.model.export_int8 > len(train_images):
+        raise InputError(f"model.export_int8 {cfg.model.export_int8} needs {2 * cfg.model.export_int8} Training "
+                         f"images (calibration, then as many to check on), not {len(train_images)}")
     pick = np.sort(np.random.default_rng(cfg.seed).choice(len(train_images), cfg.model.export_int8, replace=False))
     # checked on as many other images (a calibration set that fits itself may still fit nothing else)
     rest = np.setdiff1d(np.arange(len(train_images)), pick)
-    held = np.sort(np.random.default_rng(cfg.seed + 1).choice(rest, min(len(rest), len(pick)), replace=False))
-    change = quantize_int8(out, to_tensor(train_images[pick]).numpy(),
-                           held_out=to_tensor(train_images[held]).numpy() if len(held) else None)
+    held = np.sort(np.random.default_rng(cfg.seed + 1).choice(rest, len(pick), replace=False))
+    change = quantize_int8(out, to_tensor(train_images[pick]).numpy(), held_out=to_tensor(train_images[held]).numpy())
     (run_dir / "int8.json").write_text(json.dumps({"calibration_images": len(pick), **change}, indent=2))
     return out
