@@ -513,3 +513,36 @@ def test_frames_further_apart_need_a_bigger_change_to_count_as_a_cut():
     assert cuts(1) == [False, True, True, True]  # a change of 30 between neighbouring frames is a new shot
     assert cuts(10) == [False, False, False, True]  # 10 frames apart, within a shot (bar 34); 80 still is one
     assert cuts(30) == [False, False, False, True]
+
+
+def test_max_faces_takes_a_larger_face_that_arrives_later(tmp_path, astronaut):
+    """--max-faces 1 kept the first face it followed: a larger one coming later was never looked for."""
+    import cv2
+
+    from conftest import write_video
+
+    small = cv2.resize(astronaut, (256, 256), interpolation=cv2.INTER_AREA)  # a face ~50 px wide
+    frames = []
+    for i in range(20):
+        frame = np.full((480, 640, 3), 128, np.uint8)
+        frame[20:276, 20:276] = small
+        if i >= 8:
+            frame[160:480, 300:620] = astronaut[0:320, 100:420]  # one ~90 px wide from frame 8 on
+        frames.append(frame)
+    video = write_video(tmp_path / "arrives.mp4", frames)
+    faces = pyfacs.analyze(video, max_faces=1, au_model=None, expression_model=None).faces
+    widths = (faces["bbox_x2"] - faces["bbox_x1"]).to_numpy()
+    assert len(faces) == 20 and widths[:8].max() < 70 and widths[-5:].min() > 80
+
+
+def test_landmarks_sit_on_the_face_to_the_pixel_and_pose_ignores_the_iris(astronaut):
+    """The mesh network counts pixel centres at i + 0.5; unmapped, every point sat half a crop pixel
+    right of and below the face: an image and its mirror disagreed by ~1.9 px here."""
+    import cv2
+
+    big = cv2.resize(astronaut, (1024, 1024), interpolation=cv2.INTER_CUBIC)
+    session = pyfacs.Analyzer(au_model=None, expression_model=None)
+    face, mirrored = (session.faces(np.ascontiguousarray(img), still=True)[0] for img in (big, big[:, ::-1]))
+    assert abs(face.lmk68[:, 0].mean() + mirrored.lmk68[:, 0].mean() - (1024 - 1)) < 1.0
+    with_iris = pyfacs.Analyzer(au_model=None, expression_model=None, landmarks=478).faces(big, still=True)[0]
+    assert with_iris.pose_deg == face.pose_deg  # (the iris points moved the pose's centre by 0.05°)

@@ -113,6 +113,7 @@ class FaceFinder:
         return _nms(found)
 
     TILE = 640  # px; faces of ~40-300 px in a large frame are found in tiles this size
+    KEEP_FOLLOWED = 1.25  # --max-faces: a new face displaces a followed one when this much larger
 
     def _tiled(self, rgb: np.ndarray) -> list[Detection]:
         """Full-range model on overlapping 640 px tiles (half a tile apart)."""
@@ -157,7 +158,9 @@ class FaceFinder:
                 moved[face.face_id] = float(np.hypot(centre[0] - tr.roi.cx, centre[1] - tr.roi.cy)) / tr.roi.size
         due = still or not faces or (self._since_detect + 1) * self.frame_step >= self.detect_every
         self._since_detect = 0 if due else self._since_detect + 1
-        if due and (self.max_faces is None or len(faces) < self.max_faces or still):
+        followed = {f.face_id for f in faces}
+        # (with --max-faces N reached, still looked for: a larger face arriving later must be found)
+        if due:
             candidates = []
             # (every detect_every video frames, as the short-range detector's cadence)
             wide_every = max(1, -(-self.detect_every // self.frame_step))
@@ -171,7 +174,10 @@ class FaceFinder:
             faces += self._new_faces(faces, candidates)
         faces = _dedupe(faces, moved)
         if self.max_faces is not None and len(faces) > self.max_faces:
-            faces = sorted(faces, key=lambda f: -(f.box[2] - f.box[0]) * f.score)[: self.max_faces]
+            # the largest (width × score); a face followed already stays unless a new one is clearly
+            # larger, so that two faces of about one size do not take turns
+            faces = sorted(faces, key=lambda f: -(f.box[2] - f.box[0]) * f.score
+                           * (self.KEEP_FOLLOWED if f.face_id in followed else 1.0))[: self.max_faces]
             faces.sort(key=lambda f: f.face_id)
         self._tracks = [_Track(f.face_id, FaceMesh.roi_from_mesh(f.mesh.points)) for f in faces]
         return faces

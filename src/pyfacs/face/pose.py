@@ -47,7 +47,7 @@ def openface_focal(width: int, height: int) -> float:
 def head_pose_deg(points: np.ndarray, width: int, height: int) -> tuple[float, float, float]:
     """(pitch, yaw, roll) in degrees for one face's mesh in frame pixels."""
     focal = openface_focal(width, height)
-    centre = points[:, :2].mean(0)
+    centre = points[:468, :2].mean(0)  # (the mesh's: the 10 iris points of --landmarks 478 left out)
     r = _ray_rotation(centre[0], centre[1], focal, width / 2, height / 2) @ face_axes(points)
     pitch = np.arctan2(-r[1, 2], r[2, 2])
     yaw = np.arcsin(np.clip(r[0, 2], -1.0, 1.0))
