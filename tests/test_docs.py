@@ -46,7 +46,8 @@ def test_python_example_runs(code, tmp_path, face_video):
     for rel in needs:
         if not (SHARED / rel).exists():
             pytest.skip(f"{SHARED / rel} is absent: this example reads ../shared")
-    code = code.replace("../shared/", f"{SHARED}/").replace('"/tmp/', f'"{tmp_path}/')
+    # (the doc's own /tmp paths first: SHARED itself may lie under /tmp)
+    code = code.replace('"/tmp/', f'"{tmp_path}/').replace("../shared/", f"{SHARED}/")
     code = code.replace('"video.mp4"', repr(str(face_video)))
     env = {**os.environ, "PYFACS_OFFLINE": "1"}
     done = subprocess.run([sys.executable, "-c", PRELUDE + code], cwd=tmp_path, env=env,

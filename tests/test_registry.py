@@ -244,6 +244,10 @@ def test_cache_and_mirror_troubles_are_one_line_with_a_fix(tmp_path, monkeypatch
     monkeypatch.setenv("PYFACS_HOME", str(tmp_path / "other-cache"))
     with pytest.raises(ModelUnavailableError, match="no-such-mirror is not a folder"):
         resolve(spec)
+    monkeypatch.setenv("PYFACS_OFFLINE", "0")  # online, and the download fails: the mirror is named too
+    monkeypatch.setattr(urllib.request, "urlopen", lambda url, timeout: _Response(b"", cut=True))
+    with pytest.raises(ModelUnavailableError, match="could not download .*no-such-mirror is not a folder"):
+        resolve(spec)
 
 
 def test_a_file_changed_under_the_same_mtime_is_hashed_again(tmp_path, monkeypatch):

@@ -104,18 +104,14 @@ def crop_landmarks(images: np.ndarray, progress=None) -> np.ndarray:
 
 
 def cached_landmarks(cache: str | Path, images: np.ndarray) -> np.ndarray:
-    """Landmarks of ``images`` from the cache file, keyed by the images' SHA-256 and the mesh's
-    points version (computed and added when absent, so that a cache never answers for other images
-    or another mesh)."""
+    """Landmarks of ``images`` from the cache file, keyed by the images' SHA-256 (computed and added
+    when absent, so that a cache never answers for other images)."""
     import hashlib
     import logging
     import os
 
-    from pyfacs.face.mesh import POINTS_VERSION
-
     cache = Path(cache)
-    # (and by the mesh's version: landmarks from an earlier mesh are not answers for this one)
-    key = f"lmk{POINTS_VERSION}_" + hashlib.sha256(images.tobytes()).hexdigest()[:24]
+    key = "lmk_" + hashlib.sha256(images.tobytes()).hexdigest()[:24]
     stored = dict(np.load(cache)) if cache.is_file() else {}
     if key not in stored:
         logging.getLogger(__name__).info("landmarks of %d images → %s", len(images), cache)

@@ -41,11 +41,6 @@ class MeshResult:
         return pts
 
 
-# bumped when the points the mesh gives for the same image change (caches of them are keyed by it):
-# 2 = pixel centres corrected (2026-12-01: points had sat half a crop pixel right of and below the face)
-POINTS_VERSION = 2
-
-
 class FaceMesh:
     """Landmarks in a rotated square ROI; the ROI comes from a detection or the previous frame's mesh."""
 
@@ -74,8 +69,7 @@ class FaceMesh:
         raw, flag = (outs[k] for k in sorted(outs, key=lambda k: outs[k].size, reverse=True))
         pts = raw.reshape(-1, 3).astype(np.float64)
         inv = invert_affine(m)
-        # the network's pixel centres are at i + 0.5, warpAffine's (and the frame's) at i
-        xy = apply_affine(inv, pts[:, :2] - 0.5)
+        xy = apply_affine(inv, pts[:, :2])
         z = pts[:, 2:] * roi.size / self.size
         points = np.concatenate([xy, z], 1)
         if self._iris is not None:
@@ -97,6 +91,6 @@ class FaceMesh:
             iris = iris.astype(np.float64)
             if mirror:
                 iris[:, 0] = 64 - iris[:, 0]
-            xy = apply_affine(invert_affine(m), iris[:, :2] - 0.5)  # (pixel centres, as for the mesh)
+            xy = apply_affine(invert_affine(m), iris[:, :2])
             out.append(np.concatenate([xy, iris[:, 2:] * roi.size / 64], 1))
         return np.concatenate(out, 0)

@@ -168,7 +168,7 @@ def _remove_stale_parts(folder: Path) -> None:
             pass
 
 
-def _download(url: str) -> bytes:
+def _download(url: str, fix: str = "set PYFACS_MODEL_MIRROR to a local copy") -> bytes:
     """The file at ``url``, within DOWNLOAD_DEADLINE_S (read in a thread: a stalled answer is left to
     its socket timeout there, and this call returns at the deadline)."""
     got: dict = {}
@@ -194,7 +194,7 @@ def _download(url: str) -> bytes:
         return got["data"]
     else:
         why = got["error"]
-    raise ModelUnavailableError(f"could not download {url}: {why}; set PYFACS_MODEL_MIRROR to a local copy")
+    raise ModelUnavailableError(f"could not download {url}: {why}; {fix}")
 
 
 def _url_file(file: ModelFile, spec: ModelSpec) -> Path:
@@ -208,16 +208,17 @@ def _url_file(file: ModelFile, spec: ModelSpec) -> Path:
         # to each other, so never half from the mirror and half from the cache)
         return _into_cache(target, lambda out: out.write(candidate.read_bytes()), sha256=file.sha256,
                            origin=str(candidate))
+    # what to do about it, said however the fetch then fails (a set mirror that lacks the file is named)
+    where = (f"set PYFACS_MODEL_MIRROR to a folder holding {spec.mirror_dir}/{file.path}" if not mirror else
+             f"the mirror PYFACS_MODEL_MIRROR={mirror} is not a folder" if not Path(mirror).expanduser().is_dir()
+             else f"the mirror PYFACS_MODEL_MIRROR={mirror} lacks {spec.mirror_dir}/{file.path}")
     if offline() or not spec.base_url:
         why = "PYFACS_OFFLINE is set" if offline() else "it has no download URL"
-        where = (f"set PYFACS_MODEL_MIRROR to a folder holding {spec.mirror_dir}/{file.path}" if not mirror else
-                 f"the mirror PYFACS_MODEL_MIRROR={mirror} is not a folder" if not Path(mirror).expanduser().is_dir()
-                 else f"the mirror PYFACS_MODEL_MIRROR={mirror} lacks {spec.mirror_dir}/{file.path}")
         raise ModelUnavailableError(
             f"model {spec.name!r} is not in the cache and cannot be downloaded ({why}); {where}")
     url = f"{spec.base_url.rstrip('/')}/{file.path}"
     log.warning("downloading %s (licence: %s)", url, spec.licence)
-    data = _download(url)
+    data = _download(url, where)
     return _into_cache(target, lambda out: out.write(data), sha256=file.sha256, origin=url)
 
 

@@ -110,7 +110,8 @@ def _load_builtin() -> None:
               "and landmark shape; a demonstration trained on one person's 589 frames (docs/video.md).",
         extra={"window": 3},
     ))
-    def esr(name: str, onnx_sha256: str, pt_sha256: str, config: str, notes: str, ensemble_size: int) -> None:
+    def esr(name: str, onnx_sha256: str, pt_sha256: str, config: str, notes: str, ensemble_size: int,
+            after: str = "") -> None:
         """pyfacs's FER2013 ESR models: their ONNX, and their PyTorch weights (for ``pyfacs explain``
         and as the starting point of further training)."""
         register(ModelSpec(
@@ -119,7 +120,7 @@ def _load_builtin() -> None:
             files=(ModelFile(f"models/data/{name}.onnx", onnx_sha256, "pyfacs"),
                    ModelFile(f"models/data/{name}.pt", pt_sha256, "pyfacs")),
             licence="trained by pyfacs on FER2013 (research use)",
-            source=f"pyfacs package data; reproduce with `pyfacs train {config}`",
+            source=f"pyfacs package data; reproduce with `pyfacs train {config}`{after}",
             labels=("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"),
             input_size=(48, 48),
             notes=notes,
@@ -133,6 +134,7 @@ def _load_builtin() -> None:
     esr("esr5.fer2013", "331608605e1d5ed1e907d66d914ef5af334a98329aa2a506ee6823b52e093dae",
         "bc03afc7bef6e66e489fc93cb9a0f607232e537d31b127546d082419432f8530",
         "configs/expression/esr5_fer2013.yaml", ensemble_size=5,
+        after=" after steps 1-11 (configs/expression/esr5_fer2013_step1.yaml ... _step11.yaml, in order)",
         notes="The default expression head: ESR-5 warm-started from esr9.fer2013's first 5 branches, "
               "8 + 6 + 12 more guided epochs with weights averaged over the three cycle ends, then 15 + 12 + "
               "14 + 14 epochs of stochastic weight averaging, then 6 + 6 + 6 + 6 + 6 with light augmentation, "

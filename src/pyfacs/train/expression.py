@@ -241,6 +241,15 @@ def run_expression(cfg: TrainConfig, run_dir: Path, provenance: dict, deadline: 
     from pyfacs.expression.esr import ESR
 
     device = pick_device(cfg)
+    model = ESR(cfg.model.ensemble_size, n_classes=len(LABELS), width=cfg.model.width)
+    if cfg.model.init is not None:
+        provenance["init_sha256"] = load_initial_weights(model, cfg.model.init)
+    others = []  # model.average_with, loaded first: a wrong path fails before the data load and the training
+    for ref in cfg.model.average_with:
+        other = ESR(cfg.model.ensemble_size, n_classes=len(LABELS), width=cfg.model.width)
+        provenance.setdefault("average_with_sha256", []).append(
+            load_initial_weights(other, ref, "model.average_with"))
+        others.append(other.state_dict())
     tr_x, tr_y = load_fer2013_folder(cfg.data.root, "train", cfg.data.limit)
     va_x, va_y = load_fer2013_folder(cfg.data.root, "val", cfg.data.val_limit)
     if cfg.export_full and cfg.model.export_int8 and 2 * cfg.model.export_int8 > len(tr_x):  # (before training)
@@ -254,15 +263,6 @@ def run_expression(cfg: TrainConfig, run_dir: Path, provenance: dict, deadline: 
                        "n_val": len(va_x), "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu"})
     if tr_l is not None:
         provenance["landmarks_fingerprint"] = _fingerprint(tr_l, va_l)
-    model = ESR(cfg.model.ensemble_size, n_classes=len(LABELS), width=cfg.model.width)
-    if cfg.model.init is not None:
-        provenance["init_sha256"] = load_initial_weights(model, cfg.model.init)
-    others = []  # model.average_with, loaded now so that a wrong path fails before the training
-    for ref in cfg.model.average_with:
-        other = ESR(cfg.model.ensemble_size, n_classes=len(LABELS), width=cfg.model.width)
-        provenance.setdefault("average_with_sha256", []).append(
-            load_initial_weights(other, ref, "model.average_with"))
-        others.append(other.state_dict())
     from pyfacs.train.runner import _check_same_inputs
 
     _check_same_inputs(run_dir, provenance)  # (a resumed run: the epochs done saw these inputs)
