@@ -275,6 +275,12 @@ def test_a_warm_start_copies_the_kept_branches_and_refuses_weights_that_do_not_f
         load_initial_weights(ESR(4, width=8), str(saved))  # a fourth branch the file lacks
     with pytest.raises(InputError, match="does not exist"):
         load_initial_weights(target, str(tmp_path / "missing.pt"))
+    from pyfacs.train.expression import run_expression
+
+    cfg = load_config(Path(__file__).resolve().parents[1] / "configs" / "smoke" / "esr_fer2013_smoke.yaml")
+    cfg.model.init, cfg.data.root = str(tmp_path / "missing.pt"), str(tmp_path / "no-data-here")
+    with pytest.raises(InputError, match="model.init: .*missing.pt does not exist"):  # before the data (minutes)
+        run_expression(cfg, tmp_path, {})
 
 
 def test_a_warm_start_from_a_registered_model_loads_its_shipped_weights():
