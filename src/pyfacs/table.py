@@ -258,8 +258,8 @@ class FaceTable:
         if method == "centered" and window % 2 == 0:
             raise InputError(f"a centred window needs an odd number of frames, not {window}")
         # presence (0/1) stays 0/1: named, or beside a smoothed intensity or probability, it is smoothed
-        # as a majority vote, then follows the smoothed probability on the rows that have one (OpenFace's
-        # SVMs give presence without a probability; a combined table may have both kinds of rows)
+        # as a majority vote, then follows its probability (smoothed or not) on the rows that have one
+        # (OpenFace's SVMs give presence without a probability; a combined table may have both kinds of rows)
         named, votes = columns, [c for c in columns if schema.is_au_column(c) and c.endswith("_c")]
         columns = [c for c in columns if c not in votes]
         votes = list(dict.fromkeys(votes + [f"{c[:-2]}_c" for c in columns
