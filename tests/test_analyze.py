@@ -540,3 +540,20 @@ def test_head_pose_ignores_the_iris_points(astronaut):
     face = pyfacs.Analyzer(au_model=None, expression_model=None).faces(astronaut, still=True)[0]
     with_iris = pyfacs.Analyzer(au_model=None, expression_model=None, landmarks=478).faces(astronaut, still=True)[0]
     assert with_iris.pose_deg == face.pose_deg
+
+
+def test_max_faces_keeps_one_of_two_faces_of_a_size_all_along(tmp_path, astronaut):
+    """Two faces of about one size under --max-faces 1: the one followed stays (no taking turns)."""
+    from conftest import write_video
+
+    face = astronaut[0:320, 100:420]
+    frames = []
+    for i in range(25):
+        frame = np.full((480, 800, 3), 128, np.uint8)
+        frame[80:400, 20:340] = face
+        frame[80:400, 440:760] = np.roll(face, i % 3, axis=0)  # the same size, a little unsteady
+        frames.append(frame)
+    faces = pyfacs.analyze(write_video(tmp_path / "two.mp4", frames), max_faces=1, au_model=None,
+                           expression_model=None).faces
+    centres = ((faces["bbox_x1"] + faces["bbox_x2"]) / 2).to_numpy()
+    assert len(faces) == 25 and faces["face_id"].nunique() == 1 and np.ptp(centres) < 20

@@ -614,8 +614,20 @@ def test_an_int8_export_is_always_checked_on_as_many_other_images(tmp_path):
     images = np.random.default_rng(0).integers(0, 256, (40, 48, 48), dtype=np.uint8)
     with pytest.raises(InputError, match="needs 40 Training images .* not 39"):  # (was: checked on 19, or on 1)
         export_expression(tmp_path, cfg, "fingerprint", images[:39])
+    assert not (tmp_path / "model.onnx").exists()  # refused before anything is written
     export_expression(tmp_path, cfg, "fingerprint", images)
     assert json.loads((tmp_path / "int8.json").read_text())["held_out_images"] == 20
+
+
+def test_a_run_whose_int8_export_could_not_be_checked_is_refused_before_training(tmp_path):
+    shared_path("data", "fer2013")
+    from pyfacs.train.runner import run
+
+    cfg = load_config(Path(__file__).resolve().parents[1] / "configs" / "smoke" / "esr_fer2013_smoke.yaml")
+    cfg.export_full, cfg.model.export_int8, cfg.data.limit = True, 300, 512  # 600 needed, 512 there
+    with pytest.raises(InputError, match="need 600 Training images, not 512"):
+        run(cfg, tmp_path / "r")
+    assert not (tmp_path / "r").exists()  # no epoch was trained
 
 
 def test_an_onnx_export_whose_batch_size_froze_is_refused(tmp_path):

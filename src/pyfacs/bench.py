@@ -9,6 +9,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 from pyfacs.models.runtime import single_threaded_blas
 
 
@@ -20,7 +22,8 @@ def bench(video: str | Path, *, au_model: str = "auto", expression_model: str = 
     video = Path(video)
     if not is_video(video):
         raise InputError(f"{video} is not a video; pyfacs bench times a video")
-    if max_frames is not None and (isinstance(max_frames, bool) or not isinstance(max_frames, int) or max_frames < 1):
+    if max_frames is not None and (isinstance(max_frames, (bool, np.bool_)) or not isinstance(max_frames, (int, np.integer))
+                                   or max_frames < 1):
         raise InputError(f"max_frames must be a whole number of frames, at least 1, not {max_frames!r}")
     with single_threaded_blas():  # as analyze runs
         return _bench(video, au_model, expression_model, max_frames)

@@ -271,7 +271,9 @@ def bench(
                f"expression head {r['expression_model']}")
     for stage, fps in r["stages_fps"].items():
         typer.echo(f"  {stage:<11} {fps:8.0f} frames/s" if fps is not None else f"  {stage:<11}      n/a (no faces)")
-    typer.echo(f"  {'end to end':<11} {r['end_to_end_fps']:8.0f} frames/s (decoding in its own thread)")
+    e2e = r["end_to_end_fps"]
+    typer.echo(f"  {'end to end':<11} {e2e:8.0f} frames/s (decoding in its own thread)" if e2e is not None
+               else f"  {'end to end':<11}      n/a")
 
 
 @app.command()

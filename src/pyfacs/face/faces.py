@@ -159,7 +159,10 @@ class FaceFinder:
         due = still or not faces or (self._since_detect + 1) * self.frame_step >= self.detect_every
         self._since_detect = 0 if due else self._since_detect + 1
         followed = {f.face_id for f in faces}
-        # (with --max-faces N reached, still looked for: a larger face arriving later must be found)
+        # (with --max-faces N reached, still looked for: a larger face arriving later must be found;
+        # only detections wider than the narrowest followed face are worth a mesh then)
+        full = self.max_faces is not None and len(faces) >= self.max_faces and not still
+        narrowest = min(f.box[2] - f.box[0] for f in faces) if full else 0.0
         if due:
             candidates = []
             # (every detect_every video frames, as the short-range detector's cadence)
@@ -168,6 +171,8 @@ class FaceFinder:
             for det in self.detect(rgb, thorough=still, wide=wide):
                 if faces and iou(det.box, np.stack([f.box for f in faces])).max() > 0.3:
                     continue  # a face already followed
+                if det.box[2] - det.box[0] <= narrowest:
+                    continue  # (--max-faces full: it could not displace one)
                 face = self._mesh_face(rgb, FaceMesh.roi_from_detection(det.box, det.keypoints), -1, w, h)
                 if face is not None:
                     candidates.append(face)

@@ -209,7 +209,8 @@ def _url_file(file: ModelFile, spec: ModelSpec) -> Path:
         return _into_cache(target, lambda out: out.write(candidate.read_bytes()), sha256=file.sha256,
                            origin=str(candidate))
     # what to do about it, said however the fetch then fails (a set mirror that lacks the file is named)
-    where = (f"set PYFACS_MODEL_MIRROR to a folder holding {spec.mirror_dir}/{file.path}" if not mirror else
+    where = ("set PYFACS_HOME to a cache that holds it (this model has no mirror folder)" if not spec.mirror_dir else
+             f"set PYFACS_MODEL_MIRROR to a folder holding {spec.mirror_dir}/{file.path}" if not mirror else
              f"the mirror PYFACS_MODEL_MIRROR={mirror} is not a folder" if not Path(mirror).expanduser().is_dir()
              else f"the mirror PYFACS_MODEL_MIRROR={mirror} lacks {spec.mirror_dir}/{file.path}")
     if offline() or not spec.base_url:

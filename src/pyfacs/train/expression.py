@@ -310,6 +310,9 @@ def export_expression(run_dir: Path, cfg: TrainConfig, data_fingerprint: str,
     from pyfacs.expression.esr import ESR, ESRVote, load_weights
     from pyfacs.export.onnx import export_onnx, halve_weights, quantize_int8
 
+    if cfg.model.export_int8 and train_images is not None and 2 * cfg.model.export_int8 > len(train_images):
+        raise InputError(f"model.export_int8 {cfg.model.export_int8} needs {2 * cfg.model.export_int8} Training "
+                         f"images (calibration, then as many to check on), not {len(train_images)}")
     size = cfg.model.export_ensemble_size or cfg.model.ensemble_size
     model = ESR(size, n_classes=len(LABELS), width=cfg.model.width)
     load_weights(model, run_dir / "model.pt")  # the first ``size`` branches
@@ -325,9 +328,6 @@ def export_expression(run_dir: Path, cfg: TrainConfig, data_fingerprint: str,
         return out
     if train_images is None:
         raise ValueError("an int8 export needs the Training images to calibrate on")
-    if 2 * cfg.model.export_int8 > len(train_images):
-        raise InputError(f"model.export_int8 {cfg.model.export_int8} needs {2 * cfg.model.export_int8} Training "
-                         f"images (calibration, then as many to check on), not {len(train_images)}")
     pick = np.sort(np.random.default_rng(cfg.seed).choice(len(train_images), cfg.model.export_int8, replace=False))
     # checked on as many other images (a calibration set that fits itself may still fit nothing else)
     rest = np.setdiff1d(np.arange(len(train_images)), pick)
