@@ -11,12 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
+from pyfacs.errors import InputError
 from pyfacs.models.runtime import single_threaded_blas
 
 
 def bench(video: str | Path, *, au_model: str = "auto", expression_model: str = "auto",
           max_frames: int | None = None) -> dict:
-    from pyfacs.errors import InputError
     from pyfacs.io.media import is_video
 
     video = Path(video)
@@ -30,7 +30,6 @@ def bench(video: str | Path, *, au_model: str = "auto", expression_model: str = 
 
 
 def _bench(video: Path, au_model: str, expression_model: str, max_frames: int | None) -> dict:
-    from pyfacs.errors import InputError
     from pyfacs.io.media import iter_frames
     from pyfacs.io.sinks import ParquetSink
     from pyfacs.pipeline import Analyzer, _ExpressionBatches

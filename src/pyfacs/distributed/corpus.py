@@ -53,7 +53,7 @@ def corpus_inputs(source: str | Path) -> list[Path]:
         videos = [source]
     elif source.is_file():
         try:
-            lines = [ln.strip() for ln in source.read_text().splitlines() if ln.strip() and not ln.strip().startswith("#")]
+            lines = [ln for ln in map(str.strip, source.read_text().splitlines()) if ln and not ln.startswith("#")]
         except UnicodeDecodeError:
             raise InputError(f"{source} is neither a video nor a text file listing videos") from None
         videos = [(source.parent / ln).resolve() if not Path(ln).is_absolute() else Path(ln) for ln in lines]
