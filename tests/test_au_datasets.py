@@ -106,6 +106,8 @@ def test_ckplus_missing_column_and_unreadable_csv(tmp_path):
     _one_line_error(load_ckplus, tmp_path, match=r"labels\.csv line 4: 11 fields where the header has 12")
     (tmp_path / "labels.csv").write_text(CK_HEADER + "\n" + CK_ROWS[0] + "\n\n" + CK_ROWS[1][:-1] + "\n")
     _one_line_error(load_ckplus, tmp_path, match=r"labels\.csv line 4 \(b\.png\), column AU12: empty")
+    rows = [r + ",0" for r in CK_ROWS]  # AU1 and AU01: one AU twice, which would disagree unseen
+    _one_line_error(load_ckplus, _ckplus(tmp_path, rows, header=CK_HEADER + ",AU01"), match="two columns for AU 1")
 
 
 def _bp4d_fold(tmp_path, label_text, n_paths=2):

@@ -274,7 +274,7 @@ def test_real_disfa_minimal_ids_read():
     assert ids and all((root / f"{i.split(',')[0]}.jpg").is_file() or True for i in ids)
 
 
-def test_pretrained_stem_blocks_also_train(tmp_path):
+def test_pretrained_stem_blocks_also_train(tmp_path, monkeypatch):
     """The two pretrained-stem block types inside a full cfg that trains: [resnet50] as the encoder's
     stem, [vgg-face] (weights from a state_dict file) as the image discriminator's."""
     from pyfacs.au.audetnet.builder import _vgg16_features
@@ -295,9 +295,11 @@ def test_pretrained_stem_blocks_also_train(tmp_path):
     text = text[:enc_start] + encoder + text[enc_end:]
     img_start = text.index("{Image Discriminator}")
     text = text[:img_start] + ("{Image Discriminator}\n[net]\nchannels=3\n\n"
-                               f"[vgg-face]\nstate_dict_filepath={tmp_path / 'vgg_face_dag.pth'}\nfreeze_first_n_layers=10\n\n"
+                               "[vgg-face]\nstate_dict_filepath=vgg_face_dag.pth\nfreeze_first_n_layers=10\n\n"
                                "[connected]\noutput_features=1\nactivation=linear\n")
     (tmp_path / "stems.cfg").write_text(text)
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")  # a relative state_dict_filepath lies beside the cfg, wherever we run
     nets = build_from_cfg(tmp_path / "stems.cfg", image_size=32)
     assert nets.encoder.kinds[0] == "resnet50" and nets.image_discriminator.kinds[0] == "vgg-face"
     ds = load_audetnet_dataset(_fixture_dataset(tmp_path / "ds"), "train")
@@ -320,3 +322,41 @@ def test_a_linear_decay_window_longer_than_the_run_starts_at_the_full_rate():
 
     assert [linear_decay(30, 10)(e) for e in (0, 19, 20, 29)] == [1.0, 1.0, 10 / 11, 1 / 11]  # (the recipe's)
     assert [linear_decay(2, 10)(e) for e in (0, 1)] == [1.0, 0.5]  # (was 2/11 and 1/11: the smoke config)
+
+
+def test_a_damaged_label_dict_is_one_line(tmp_path):
+    from pyfacs.errors import InputError
+
+    root = _fixture_dataset(tmp_path / "ds", n=10)
+    with open(root / "labels.pkl", "rb") as f:
+        labels = pickle.load(f)
+    for content, match in ((b"not a pickle", "cannot be read as a pickled label dict"),
+                           (pickle.dumps(list(labels.values())), "holds a list, not a dict"),
+                           (pickle.dumps({**labels, "SN001_3": np.zeros(4)}), "id SN001_3 has .* not 5 AU values")):
+        (root / "labels.pkl").write_bytes(content)
+        with pytest.raises(InputError, match=match):
+            load_audetnet_dataset(root, "train")
+    (root / "labels.pkl").write_bytes(pickle.dumps(labels))
+    (root / "old.pkl").write_bytes(pickle.dumps({}))  # which one? not the first in sorted order, silently
+    with pytest.raises(InputError, match="holds 2 pickled files"):
+        load_audetnet_dataset(root, "train")
+
+
+def test_a_cfg_that_would_train_wrongly_is_refused(tmp_path):
+    """A final sigmoid under the trainer's own sigmoid; a run too short for the main networks' turn."""
+    from pyfacs.au.audetnet.train import train_audetnet
+    from pyfacs.errors import InputError
+
+    text = CFG.read_text()
+    ending = "[connected]\noutput_features=2\nactivation=linear\n\n[softmax]\ndim=1\n"  # the Discriminator's
+    assert text.count(ending) == 1
+    (tmp_path / "sig.cfg").write_text(text.replace(ending, "[connected]\noutput_features=1\nactivation=sigmoid\n"))
+    with pytest.raises(CfgError, match=r"sig\.cfg:\d+: \{Discriminator\}'s last block ends in activation=sigmoid"):
+        build_from_cfg(tmp_path / "sig.cfg", image_size=32)
+    nets = build_from_cfg(CFG, image_size=32)
+    nets.training["train_main_net_every_n_batches"] = 4
+    ds = load_audetnet_dataset(_fixture_dataset(tmp_path / "ds"), "train")  # 8 images
+    nets.training["batch_size"] = 4  # 2 batches an epoch, 1 epoch: the 4th batch never comes
+    with pytest.raises(InputError, match="would never train"):
+        train_audetnet(nets, ds.images(32), ds.labels, seed=0, epochs=1)
+    assert len(train_audetnet(nets, ds.images(32), ds.labels, seed=0, epochs=2)) == 2  # the 4th batch comes

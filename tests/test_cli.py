@@ -292,6 +292,10 @@ def test_an_interrupted_run_never_replaces_an_earlier_table(tmp_path, astronaut,
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 130 and f"rows so far are in {tmp_path / 't.partial.csv'}" in res.output
     assert out.read_bytes() == before and len(pd.read_csv(tmp_path / "t.partial.csv")) == 1
+    first_part = (tmp_path / "t.partial.csv").read_bytes()  # a second interrupted run keeps the first's part too
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 130 and f"rows so far are in {tmp_path / 't.partial-2.csv'}" in res.output
+    assert (tmp_path / "t.partial.csv").read_bytes() == first_part and out.read_bytes() == before
     fresh = tmp_path / "new.csv"  # no earlier table: the rows so far are the output
     res = CliRunner().invoke(app, [*args[:3], str(fresh), *args[4:]])
     assert res.exit_code == 130 and fresh.exists() and not list(tmp_path.glob("*.part"))
@@ -318,3 +322,47 @@ def test_a_truncated_video_says_its_earlier_rows_are_in_the_output(tmp_path, ast
     res = run("bench", tmp_path / "cut.avi", "--au-model", "none", "--expression-model", "none")
     _assert_one_line_error(res, "the file is truncated")
     assert "rows" not in res.stderr  # (bench writes none)
+
+
+def test_an_input_given_twice_is_analysed_once(tmp_path, astronaut, caplog):
+    import pyfacs
+
+    Image.fromarray(astronaut).save(tmp_path / "a.png")
+    d = pyfacs.analyze([tmp_path / "a.png", tmp_path, str(tmp_path / "." / "a.png")], au_model=None,
+                       expression_model=None).data  # the file, its folder, the file again
+    assert len(d) == 1 and d["source"].tolist() == [str(tmp_path / "a.png")]
+    assert "given more than once" in caplog.text
+
+
+def test_a_path_the_system_refuses_is_one_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from pyfacs.cli import app
+
+    res = CliRunner().invoke(app, ["analyze", str(tmp_path / ("x" * 300 + ".mp4")), "-o", str(tmp_path / "t.csv")])
+    assert res.exit_code == 2 and "File name too long" in res.output and "internal error" not in res.output
+
+
+def test_ctrl_c_says_what_is_kept_only_where_something_is(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from typer.testing import CliRunner
+
+    import pyfacs.bench
+    import pyfacs.train.config
+    import pyfacs.train.runner
+    from pyfacs.cli import app
+
+    def ctrl_c(*a, **kw):
+        raise KeyboardInterrupt
+
+    video = tmp_path / "v.mp4"
+    video.write_bytes(b"")
+    monkeypatch.setattr(pyfacs.bench, "bench", ctrl_c)
+    res = CliRunner().invoke(app, ["bench", str(video)])
+    assert res.exit_code == 130 and "interrupted" in res.output and "kept" not in res.output  # bench writes nothing
+    pytest.importorskip("torch", reason="pyfacs train needs the train extra (torch)")
+    monkeypatch.setattr(pyfacs.train.config, "load_config", lambda path, seed=None: SimpleNamespace(name="r", seed=0))
+    monkeypatch.setattr(pyfacs.train.runner, "run", ctrl_c)
+    res = CliRunner().invoke(app, ["train", str(tmp_path / "c.yaml"), "--run-dir", str(tmp_path / "run")])
+    assert res.exit_code == 130 and f"kept in {tmp_path / 'run'}; the same command resumes" in res.output

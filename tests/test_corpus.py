@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from conftest import write_video
-from pyfacs.distributed.corpus import MANIFEST, analyze_corpus, output_name
+from pyfacs.distributed.corpus import MANIFEST, analyze_corpus, corpus_inputs, output_name
 from pyfacs.errors import InputError
 
 OPTIONS = {"au_model": "audetnet.ckplus", "expression_model": "esr9.fer2013"}
@@ -85,8 +85,11 @@ def test_a_listed_video_that_is_missing_is_recorded_and_the_run_goes_on(corpus, 
 def test_bench_times_each_stage(face_video):
     from pyfacs.bench import bench
 
-    r = bench(face_video, au_model="audetnet.ckplus", expression_model="esr9.fer2013")
+    seen = []
+    r = bench(face_video, au_model="audetnet.ckplus", expression_model="esr9.fer2013",
+              on_progress=lambda stage, frames: seen.append((stage, frames)))
     assert r["frames"] == 50 and r["faces"] == 40
+    assert seen[0] == ("stages", 1) and ("stages", 50) in seen and seen[-1] == ("end to end", 50)  # (the bar's)
     assert set(r["stages_fps"]) == {"decode", "faces", "au", "expression"}
     assert all(v > 0 for v in r["stages_fps"].values()) and r["end_to_end_fps"] > 0
 
@@ -105,6 +108,10 @@ def test_bench_reports_no_figure_for_work_not_done(tmp_path, astronaut, monkeypa
     assert bench(blank, au_model="none", expression_model="none", max_frames=2)["end_to_end_fps"] is None
     with pytest.raises(InputError, match="max_frames"):
         bench(blank, max_frames=0)
+    monkeypatch.setattr(Analyzer, "__init__", lambda *a, **kw: pytest.fail("models loaded for a missing video"))
+    with pytest.raises(InputError, match="nope.mp4 does not exist"):
+        bench(tmp_path / "nope.mp4")
+    monkeypatch.undo()
     frames = tmp_path / "frames"
     frames.mkdir()
     for i in range(3):
@@ -223,3 +230,61 @@ def test_a_stopped_run_with_workers_ends_quietly_and_records_what_it_finished(tm
     lines = (out / MANIFEST).read_text().splitlines()
     assert 1 <= len(lines) < 12
     assert {str(p) for p in out.glob("*.parquet")} <= {json.loads(line)["output"] for line in lines}
+
+
+def test_awkward_names_and_lists_are_found_as_a_user_sees_them(corpus, tmp_path):
+    """Hidden files and folders skipped, linked folders followed (a loop ends), a list's byte-order
+    mark dropped, a listed folder or image refused with its line."""
+
+    root = tmp_path / "root"
+    (root / "a").mkdir(parents=True)
+    (root / "a" / "clip.mp4").symlink_to(corpus / "clip0.mp4")
+    (root / "a" / "._clip.mp4").write_bytes(b"\0\5\26\7AppleDouble")  # macOS's resource-fork copy
+    (root / ".Trashes").mkdir()
+    (root / ".Trashes" / "old.mp4").symlink_to(corpus / "clip1.mp4")
+    (root / "linked").symlink_to(corpus / "sub")  # a linked folder: its two clips count
+    (root / "a" / "loop").symlink_to(root)  # a link back up: walked once
+    found = corpus_inputs(root)
+    assert [p.relative_to(root).as_posix() for p in found] == ["a/clip.mp4", "linked/clip2.mp4", "linked/clip3.mp4"]
+    listing = tmp_path / "list.txt"
+    listing.write_bytes(b"\xef\xbb\xbf" + f"{corpus / 'clip0.mp4'}\r\n".encode())  # Notepad's BOM and CRLF
+    assert corpus_inputs(listing) == [corpus / "clip0.mp4"]
+    for line in (str(corpus / "sub"), str(corpus / "notes.txt")):
+        listing.write_text(f"# a comment\n{corpus / 'clip0.mp4'}\n{line}\n")
+        with pytest.raises(InputError, match=r"list.txt, line 3: .* is not a video file"):
+            corpus_inputs(listing)
+
+
+def test_names_that_are_not_utf8_or_very_long_get_a_table_each(corpus, tmp_path):
+    import os
+    import shutil
+
+    root = tmp_path / "odd"
+    root.mkdir()
+    latin1 = os.fsdecode(os.fsencode(root) + b"/caf\xe9.mp4")  # a name written by a Latin-1 system
+    long = root / ("a" * 240 + ".mp4")  # legal (244 bytes), but its table's name would not be
+    for path in (latin1, long):
+        shutil.copy(corpus / "clip0.mp4", path)
+    names = [output_name(p) for p in corpus_inputs(root)]
+    assert all(len(n.encode()) + len(".part") <= 255 for n in names) and names[0] != names[1]
+    results = analyze_corpus(root, tmp_path / "out", options=NO_HEADS)
+    assert [r["status"] for r in results] == ["ok", "ok"]
+    sources = {t["source"].iloc[0] for t in _tables(tmp_path / "out").values()}
+    assert str(root / "caf\\xe9.mp4") in sources  # the odd byte kept visible in the (UTF-8) table
+
+
+def test_an_error_outside_the_analysis_in_a_pool_costs_only_its_file(corpus, tmp_path, monkeypatch):
+    from pyfacs.distributed.corpus import CorpusWorker
+
+    real = CorpusWorker.process
+
+    def fails_on_clip1(self, video, out_dir):  # (forked pool processes see this too)
+        if video.endswith("clip1.mp4"):
+            raise OSError(36, "File name too long", video)
+        return real(self, video, out_dir)
+
+    monkeypatch.setattr(CorpusWorker, "process", fails_on_clip1)
+    results = analyze_corpus(corpus, tmp_path / "out", workers=2, options=NO_HEADS)
+    status = {r["source"].rsplit("/", 1)[-1]: r for r in results}
+    assert [status[f"clip{k}.mp4"]["status"] for k in range(4)] == ["ok", "error", "ok", "ok"]  # the pool went on
+    assert "unexpected OSError" in status["clip1.mp4"]["error"]

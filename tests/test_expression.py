@@ -127,6 +127,11 @@ def test_affectnet_opendr_layout(tmp_path):
         Image.fromarray(np.full((96, 96, 3), 100, np.uint8)).save(d / name)
     x, y, va = load_affectnet_opendr(tmp_path, "Validation")
     assert x.shape == (2, 48, 48) and y.tolist() == [3, 5] and np.allclose(va, [[-0.25, 0.8], [0.1, -0.02]])
+    elsewhere = tmp_path / "other_disk"  # a <k> folder that is a link to another disk counts too
+    elsewhere.mkdir()
+    Image.fromarray(np.full((96, 96, 3), 100, np.uint8)).save(elsewhere / "0000015s1s0s0.jpg")
+    (tmp_path / "Validation" / "1").symlink_to(elsewhere)
+    assert load_affectnet_opendr(tmp_path, "Validation")[1].tolist() == [3, 5, 1]
 
 
 def test_fer2013_csv_sample():
@@ -168,12 +173,15 @@ def test_ferplus_and_rafdb_label_files(tmp_path):
     (tmp_path / "fer2013new.csv").write_text(
         "Usage,Image name,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,NF\n"
         "Training,fer0000000.png,4,0,0,1,3,2,0,0,0,0\n"
+        "Training,fer0000004.png,5,0,0,1,1,1,1,1,0,0\n"
         "Training,fer0000001.png,0,10,0,0,0,0,0,0,0,0\n"
         "Training,fer0000002.png,5,5,0,0,0,0,0,0,0,0\n"
         "Training,,0,0,0,0,0,0,0,0,0,10\n"
         "PublicTest,fer0000003.png,0,0,0,0,0,0,0,0,10,0\n")
     tr = read_ferplus(tmp_path / "fer2013new.csv")
-    assert tr["label"].tolist() == [0, 1, -1]  # tie → -1
+    # FER+'s majority: single votes dropped, then more than half of the rest: 4 of 9 is none, 5 of 5
+    # (once the five single votes go) is neutral; a tie is none
+    assert tr["label"].tolist() == [-1, 0, 1, -1]
     assert read_ferplus(tmp_path / "fer2013new.csv", "PublicTest")["label"].tolist() == [-1]  # unknown
     (tmp_path / "list_patition_label.txt").write_text("train_00001.jpg 5\ntest_0001.jpg 7\n")
     r = read_rafdb(tmp_path / "list_patition_label.txt")
@@ -240,10 +248,17 @@ def test_expression_dataset_files_give_one_line_errors(tmp_path):
                       (["val/happy/junk.png,happy,3,PublicTest"], "junk.png cannot be read"),
                       (["val/happy/gone.png,happy,3,PublicTest"], "gone.png cannot be read"),
                       (["val/happy/a.png,happy,9,PublicTest"], "label 9 in data row 1"),
-                      (["val/happy/a.png,happy,3,Training"], "no PublicTest rows")):
+                      (["val/happy/a.png,happy,3,Training"], "no PublicTest rows"),
+                      (["val/happy/a.png,happy,3,PublicTest", ",angry,0,PublicTest"], "data row 2: the path cell is empty")):
         labels(*rows)
         with pytest.raises(InputError, match=msg):
             load_fer2013_folder(root, "val")
+    # a 16-bit grey face is scaled to 8 bits as a viewer shows it, not clipped to black and white
+    ramp = (np.arange(48 * 48, dtype=np.uint32).reshape(48, 48) * 65535 // (48 * 48 - 1)).astype(np.uint16)
+    Image.fromarray(ramp).save(root / "val" / "happy" / "deep.png")
+    labels("val/happy/deep.png,happy,3,PublicTest")
+    face = load_fer2013_folder(root, "val")[0][0]
+    assert len(np.unique(face)) == 256 and abs(int(face[24, 24]) - 128) <= 2
     csv = tmp_path / "fer2013.csv"
     for pixels, emotion, msg in (("1 2 3", 0, "data row 2: pixels must be 2304"), ("", 0, "pixels must be"),
                                  (" ".join(["300"] * 2304), 0, "0-255"), (" ".join(["1"] * 2304), 12, "label 12")):

@@ -25,6 +25,14 @@ def test_config_errors_name_the_key(tmp_path):
     p.write_text("name: x\ndata: {root: .}\noptim: {epochs: 2}\nseed: 1\noptim:\n  lr: 0.05\n")
     with pytest.raises(InputError, match=r"line 5, column 1\): the key 'optim' is given twice"):
         load_config(p)  # (plain YAML keeps the last: the first optim's epochs were dropped unseen)
+    for text, key in (("name: ../../escaped\ndata: {root: .}\n", "name"),  # the run folder would leave runs/
+                      ("name: ''\ndata: {root: .}\n", "name"),
+                      ("name: x\ndata: {root: .}\noptim: {lr: .inf}\n", "optim.lr")):
+        p.write_text(text)
+        with pytest.raises(InputError, match=key):
+            load_config(p)
+    p.write_text("name: x\ndata: {root: ~/ck}\n")
+    assert load_config(p).data.root == str(Path("~/ck").expanduser())  # the user's folder, not ./~/ck
 
 
 def test_checkpoints_are_written_whole_or_not_at_all_and_a_damaged_one_is_named(tmp_path):

@@ -19,6 +19,10 @@ def test_affwild2_au_annotations(tmp_path):
     assert v.labels[0, 2] == 1 and np.isnan(v.labels[1]).all() and list(v.frames) == [0, 1, 2]
     with pytest.raises(InputError, match="Aff-Wild2 layout"):
         load_affwild2_au(tmp_path, "video2")
+    # two annotated people: <video>_left.txt and <video>_right.txt beside one video
+    text = (tmp_path / "AU_Set" / "Train_Set" / "video1.txt").read_text()
+    (tmp_path / "AU_Set" / "Train_Set" / "video1_right.txt").write_text(text)
+    assert load_affwild2_au(tmp_path, "video1_right").video == tmp_path / "videos" / "video1.mp4"
 
 
 def test_mead_layout(tmp_path):

@@ -16,20 +16,23 @@ from pyfacs.models.runtime import single_threaded_blas
 
 
 def bench(video: str | Path, *, au_model: str = "auto", expression_model: str = "auto",
-          max_frames: int | None = None) -> dict:
+          max_frames: int | None = None, on_progress=None) -> dict:
+    """``on_progress(stage, frames)`` is called as frames are timed (stage: "stages", then "end to end")."""
     from pyfacs.io.media import is_video
 
     video = Path(video)
+    if not video.exists():  # (before the models load: a typo should not cost their start-up)
+        raise InputError(f"{video} does not exist; pyfacs bench times a video")
     if not is_video(video):
         raise InputError(f"{video} is not a video; pyfacs bench times a video")
     if max_frames is not None and (isinstance(max_frames, (bool, np.bool_)) or not isinstance(max_frames, (int, np.integer))
                                    or max_frames < 1):
         raise InputError(f"max_frames must be a whole number of frames, at least 1, not {max_frames!r}")
     with single_threaded_blas():  # as analyze runs
-        return _bench(video, au_model, expression_model, max_frames)
+        return _bench(video, au_model, expression_model, max_frames, on_progress or (lambda stage, frames: None))
 
 
-def _bench(video: Path, au_model: str, expression_model: str, max_frames: int | None) -> dict:
+def _bench(video: Path, au_model: str, expression_model: str, max_frames: int | None, on_progress) -> dict:
     from pyfacs.io.media import iter_frames
     from pyfacs.io.sinks import ParquetSink
     from pyfacs.pipeline import Analyzer, _ExpressionBatches
@@ -65,6 +68,7 @@ def _bench(video: Path, au_model: str, expression_model: str, max_frames: int | 
         t["expression"] += t4 - t3
         n += 1
         faces_total += len(faces)
+        on_progress("stages", n)
     t0 = time.perf_counter()
     if an.au_head is not None:
         an.au_head.finish()
@@ -81,9 +85,16 @@ def _bench(video: Path, au_model: str, expression_model: str, max_frames: int | 
     if max_frames is None:  # (a run over part of the video has no end-to-end figure)
         with tempfile.TemporaryDirectory() as tmp:
             sink = ParquetSink(Path(tmp) / "b.parquet", an.columns, an.metadata)
+            done = set()
+
+            def on_table(df) -> None:
+                sink.write(df)
+                done.update(df["frame"].unique().tolist())
+                on_progress("end to end", len(done))
+
             t0 = time.perf_counter()
             # the same job as the stages: a folder of frames is one video (analyze --sequence)
-            errors = an.run([str(video)], sequence=video.is_dir(), on_table=sink.write)
+            errors = an.run([str(video)], sequence=video.is_dir(), on_table=on_table)
             sink.close()
             e2e = time.perf_counter() - t0
         if errors:

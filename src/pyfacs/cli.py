@@ -30,14 +30,18 @@ def _one_line_errors(fn):
         except PyfacsError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(EXIT_BAD_INPUT) from None
-        except KeyboardInterrupt:
-            typer.echo("interrupted: what was written so far is kept", err=True)
+        except KeyboardInterrupt:  # (commands that leave files say what they kept themselves)
+            typer.echo("interrupted", err=True)
             raise typer.Exit(130) from None
         except typer.Exit:
             raise
         except Exception as exc:  # noqa: BLE001
             if os.environ.get("PYFACS_DEBUG"):
                 raise
+            if isinstance(exc, OSError) and exc.filename is not None:
+                # the system refused a path (a name too long, a folder gone): the user's to fix, not ours
+                typer.echo(f"error: cannot use {exc.filename} ({exc.strerror or exc}); check the path", err=True)
+                raise typer.Exit(EXIT_BAD_INPUT) from None
             typer.echo(f"internal error: {type(exc).__name__}: {exc} "
                        f"(set PYFACS_DEBUG=1 for details, and please report it)", err=True)
             raise typer.Exit(1) from None
@@ -259,16 +263,26 @@ def analyze_corpus(
 @app.command()
 @_one_line_errors
 def bench(
-    video: Annotated[Path, typer.Argument(help="A video to time")],
+    video: Annotated[Path, typer.Argument(help="A video (or a folder of frames, read as one video) to time")],
     au_model: Annotated[str, typer.Option(help="AU head by registry name, or none")] = "auto",
     expression_model: Annotated[str, typer.Option(help="Expression head by registry name, or none")] = "auto",
 ) -> None:
     """Frames/s of each stage (decode, faces, AU head, expression head) and end to end."""
     from pyfacs.bench import bench as run_bench
 
-    r = run_bench(video, au_model=au_model, expression_model=expression_model)
-    typer.echo(f"{r['video']}: {r['frames']} frames, {r['faces']} faces; AU head {r['au_model']}, "
-               f"expression head {r['expression_model']}")
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                  console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("timing", total=None)
+
+        def on_progress(stage: str, frames: int) -> None:
+            bar.update(task, description=f"timing {stage}: {frames} frames")
+
+        r = run_bench(video, au_model=au_model, expression_model=expression_model, on_progress=on_progress)
+    typer.echo(f"{r['video']}: {r['frames']} frames, {r['faces']} faces; AU head {r['au_model'] or 'none'}, "
+               f"expression head {r['expression_model'] or 'none'}")
     for stage, fps in r["stages_fps"].items():
         typer.echo(f"  {stage:<11} {fps:8.0f} frames/s" if fps is not None else f"  {stage:<11}      n/a (no faces)")
     e2e = r["end_to_end_fps"]
@@ -365,6 +379,10 @@ def train(
     except TrainingPaused as exc:
         typer.echo(f"{cfg.name}: {exc}", err=True)
         raise typer.Exit(EXIT_PAUSED) from None
+    except KeyboardInterrupt:
+        typer.echo(f"interrupted: the finished epochs (or folds) are kept in {out}; the same command resumes",
+                   err=True)
+        raise typer.Exit(130) from None
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and int(os.environ.get("RANK", "0")) > 0:
         return  # under torchrun only rank 0 writes the run dir, so only it says so
     if "cv" in metrics:

@@ -20,12 +20,13 @@ def load_affectnet_opendr(root: str | Path, set_name: str = "Training_Labeled", 
     """(grey images (n, size, size) uint8, emotion labels (n,), valence/arousal (n, 2) in [-1, 1])."""
     import cv2
 
-    from pyfacs.io.media import read_image
+    from pyfacs.io.media import read_image, walk_files
 
     folder = Path(root) / set_name
     if not folder.is_dir():
         raise InputError(f"{folder} does not exist: expected AffectNet in OpenDR's layout ({set_name}/<k>/...)")
-    files = sorted(p for p in folder.rglob("*") if _NAME.match(p.name) and int(_NAME.match(p.name)["emo"]) < len(LABELS))
+    # (walk_files: the <k> folders may be links to another disk; rglob would skip them without a word)
+    files = [p for p in walk_files(folder) if _NAME.match(p.name) and int(_NAME.match(p.name)["emo"]) < len(LABELS)]
     if not files:
         raise InputError(f"{folder} holds no files named <id>s<emotion>s<valence>s<arousal>.jpg with emotions 0-7")
     imgs, labels, va = [], [], []

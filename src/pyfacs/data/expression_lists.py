@@ -25,8 +25,9 @@ RAFDB_LABELS = ("surprise", "fear", "disgust", "happy", "sad", "angry", "neutral
 
 def read_ferplus(path: str | Path, split: str = "Training") -> pd.DataFrame:
     """Rows of one split (the file's Training, PublicTest, PrivateTest, or pyfacs's train, val, test):
-    ``image`` (e.g. fer0000000.png), vote columns (the file's names), ``label`` (majority, an index into
-    FERPLUS_LABELS, or -1)."""
+    ``image`` (e.g. fer0000000.png), vote columns (the file's names), ``label`` (FER+'s majority: an
+    index into FERPLUS_LABELS, or -1 where FER+ gives none: no class with more than half the votes once
+    single votes are dropped, or unknown / not a face)."""
     from pyfacs.data.fer2013 import USAGE, _usage
     from pyfacs.io.csvfile import read_csv
 
@@ -40,16 +41,18 @@ def read_ferplus(path: str | Path, split: str = "Training") -> pd.DataFrame:
         raise InputError(f"{path} has no {split} rows with an image name")
     df = df.rename(columns={"Image name": "image"})
     cols = list(FERPLUS_COLUMNS) + ["unknown", "NF"]
-    votes = df[cols].apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
+    votes = df[cols].apply(pd.to_numeric, errors="coerce").to_numpy(np.float64, copy=True)
     bad = ~np.isfinite(votes) | (votes < 0)
     if bad.any():
         r, c = np.argwhere(bad)[0]
         raise InputError(f"{path}, data row {df.index[r] + 1}: vote {cols[c]!r} is {df[cols[c]].iloc[r]!r}, "
                          "not a count of annotators")
-    top = votes.max(1)
-    winner = votes.argmax(1)
-    tied = (votes == top[:, None]).sum(1) > 1
-    df = df.assign(label=np.where(tied | (winner >= len(FERPLUS_LABELS)), -1, winner))
+    # FER+'s own "majority" rule (its _process_data): single votes are dropped as outliers, then the
+    # top class needs more than half of the remaining votes (unknown and NF count); else no label
+    votes[votes <= 1] = 0
+    top, winner = votes.max(1), votes.argmax(1)
+    clear = (top > 0) & (top > 0.5 * votes.sum(1)) & (winner < len(FERPLUS_LABELS))
+    df = df.assign(label=np.where(clear, winner, -1))
     return df.reset_index(drop=True)
 
 

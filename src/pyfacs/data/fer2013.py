@@ -55,11 +55,15 @@ def load_fer2013_folder(root: str | Path, split: str = "train", limit: int | Non
     if limit is not None:  # a fixed random subset (the file is sorted by class)
         df = df.sample(n=min(limit, len(df)), random_state=0).sort_index()
     labels = _labels(df["fer2013_label"], str(root / "labels.csv"))
+    blank = df["path"].isna() | (df["path"].astype(str).str.strip() == "")
+    if blank.any():
+        raise InputError(f"{root / 'labels.csv'}, data row {df.index[int(np.argmax(blank.to_numpy()))] + 1}: the "
+                         "path cell is empty; give the image's path relative to the folder")
     images = np.zeros((len(df), 48, 48), np.uint8)
     for i, rel in enumerate(df["path"]):
         try:
             with Image.open(root / rel) as im:
-                face = np.asarray(im.convert("L"))
+                face = _grey(im)
         except (OSError, UnidentifiedImageError) as exc:
             raise InputError(f"{root / rel} cannot be read as an image ({exc.strerror or type(exc).__name__}); "
                              "labels.csv names it") from None
@@ -67,6 +71,14 @@ def load_fer2013_folder(root: str | Path, split: str = "train", limit: int | Non
             raise InputError(f"{root / rel} is {face.shape[1]}×{face.shape[0]}, FER2013 faces are 48×48")
         images[i] = face
     return images, labels
+
+
+def _grey(im) -> np.ndarray:
+    """A PIL image as grey uint8; 16-bit and float images scaled as a viewer shows them (PIL's own
+    convert("L") clips them to black and white)."""
+    from pyfacs.io.media import WIDE_MODES, pil_to_rgb
+
+    return pil_to_rgb(im)[..., 0] if im.mode in WIDE_MODES else np.asarray(im.convert("L"))
 
 
 def load_fer2013_csv(path: str | Path, split: str = "train") -> tuple[np.ndarray, np.ndarray]:

@@ -77,7 +77,10 @@ def load_affwild2_au(root: str | Path, name: str, split: str = "Train_Set") -> V
     txt = root / "AU_Set" / split / f"{name}.txt"
     if not txt.is_file():
         raise InputError(f"{txt} does not exist (Aff-Wild2 layout: AU_Set/<Split>/<video>.txt)")
-    videos = [p for p in (root / "videos" / f"{name}.mp4", root / "videos" / f"{name}.avi") if p.is_file()]
+    # a video with two annotated people has <video>_left.txt and <video>_right.txt beside one <video>.mp4
+    stems = [name] + ([name.rsplit("_", 1)[0]] if name.endswith(("_left", "_right")) else [])
+    videos = [p for stem in stems for p in (root / "videos" / f"{stem}.mp4", root / "videos" / f"{stem}.avi")
+              if p.is_file()]
     if not videos:
         raise InputError(f"no video for {name} under {root / 'videos'}")
     from pyfacs.io.csvfile import read_text

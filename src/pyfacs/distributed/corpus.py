@@ -44,19 +44,24 @@ class FileResult:
 
 def corpus_inputs(source: str | Path) -> list[Path]:
     """The videos of a folder (recursively, sorted) or of a text file listing one path per line."""
-    from pyfacs.io.media import is_video
+    from pyfacs.io.media import VIDEO_EXTS, is_video, walk_files
 
     source = Path(source)
-    if source.is_dir():
-        videos = sorted(p for p in source.rglob("*") if p.is_file() and is_video(p))
+    if source.is_dir():  # (hidden files skipped and linked folders followed, as a user sees the folder)
+        videos = [p for p in walk_files(source) if p.suffix.lower() in VIDEO_EXTS]
     elif source.is_file() and is_video(source):
         videos = [source]
     elif source.is_file():
-        try:
-            lines = [ln for ln in map(str.strip, source.read_text().splitlines()) if ln and not ln.startswith("#")]
+        try:  # (utf-8-sig: a list saved by Notepad or PowerShell starts with a byte-order mark)
+            text = source.read_text(encoding="utf-8-sig")
         except UnicodeDecodeError:
             raise InputError(f"{source} is neither a video nor a text file listing videos") from None
-        videos = [(source.parent / ln).resolve() if not Path(ln).is_absolute() else Path(ln) for ln in lines]
+        lines = [(n, ln) for n, ln in enumerate(map(str.strip, text.splitlines()), 1) if ln and not ln.startswith("#")]
+        videos = [(source.parent / ln).resolve() if not Path(ln).is_absolute() else Path(ln) for _, ln in lines]
+        for (n, ln), video in zip(lines, videos):
+            if video.suffix.lower() not in VIDEO_EXTS or video.is_dir():
+                raise InputError(f"{source}, line {n}: {ln} is not a video file; a corpus list names one video "
+                                 "per line (analyse images and folders of frames with pyfacs analyze)")
     else:
         raise InputError(f"{source} does not exist; give a folder of videos or a text file listing them")
     if not videos:
@@ -68,8 +73,14 @@ def output_name(video: Path) -> str:
     """``<stem>.<8 hex of the absolute path>.parquet``: unique when two folders hold the same name.
     Of the file itself: a symbolic link's table is its target's (the workers are given resolved paths)."""
     video = video.resolve()
-    digest = hashlib.sha1(str(video).encode()).hexdigest()[:8]
-    return f"{video.stem}.{digest}.parquet"
+    digest = hashlib.sha1(os.fsencode(video)).hexdigest()[:8]  # (fsencode: names that are not UTF-8 too)
+    # the stem as UTF-8 text, cut so that the name stays within a file system's 255 bytes with room for
+    # what is written beside it first (".part", and the writability probe ".<name>.<8 random>.probe")
+    stem = os.fsencode(video.stem)[:_STEM_BYTES].decode("utf-8", "ignore")
+    return f"{stem}.{digest}.parquet"
+
+
+_STEM_BYTES = 200
 
 
 # what a run leaves in progress: "<output_name>.part" (a user's own *.parquet.part is not ours)
@@ -96,7 +107,7 @@ class CorpusWorker:
         t = time.perf_counter()
         meta = self.analyzer.metadata
         meta["options"]["every"] = 1  # (a corpus analyses every frame)
-        sink = StagedSink(out, self.analyzer.columns, meta)
+        sink = None
 
         def on_table(df: pd.DataFrame) -> None:
             sink.write(df)
@@ -107,6 +118,7 @@ class CorpusWorker:
 
         errors = None
         try:
+            sink = StagedSink(out, self.analyzer.columns, meta)  # (in the try: a file it cannot make fails this video only)
             errors = self.analyzer.run([video], on_table=on_table)
         except InputError as exc:  # a listed file that is missing: recorded like a broken one, the run goes on
             errors = [SourceError(video, str(exc))]
@@ -115,7 +127,8 @@ class CorpusWorker:
                                          f"the other videos go on; please report this")]
         finally:
             # complete: put in place by the run when it records the result (a table stopped before that is redone)
-            sink.close(keep=errors == [], place=False)
+            if sink is not None:
+                sink.close(keep=errors == [], place=False)
         models = {k: v.get("sha256") for k, v in meta.items() if isinstance(v, dict) and "sha256" in v}
         result = FileResult(video, None if errors else str(out), "error" if errors else "ok", counts["frames"],
                             counts["faces"], len(people), errors[0].message if errors else None,

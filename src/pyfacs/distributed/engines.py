@@ -17,6 +17,7 @@ def run_local(todo: list[str], out_dir: Path, workers: int, options: dict, recor
             record(worker.process(video, str(out_dir)))
         return
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
 
     def new_pool() -> ProcessPoolExecutor:
         return ProcessPoolExecutor(workers, initializer=_init_process, initargs=(options,))
@@ -35,9 +36,11 @@ def run_local(todo: list[str], out_dir: Path, workers: int, options: dict, recor
                 video = running.pop(future)
                 try:
                     result = future.result()
-                except Exception as exc:  # noqa: BLE001 - BrokenProcessPool: a worker died
+                except BrokenProcessPool as exc:  # a worker died: the pool and what it had in flight are lost
                     broken = True
                     result = failed(video, f"its worker process stopped ({type(exc).__name__})")
+                except Exception as exc:  # noqa: BLE001 - an error of this file alone: the pool goes on
+                    result = failed(video, f"unexpected {type(exc).__name__} ({exc}); please report this")
                 record(result)  # (outside the try: a failure to record is not a worker's)
             if broken:
                 for video in running.values():  # (lost with the pool)

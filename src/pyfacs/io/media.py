@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import glob
 import logging
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -42,6 +43,27 @@ def _is_media(path: Path) -> bool:
     return path.is_file() and path.suffix.lower() in IMAGE_EXTS | VIDEO_EXTS and not path.name.startswith(".")
 
 
+def source_name(path: str | Path) -> str:
+    """``path`` as the table's ``source`` text: a name that is not UTF-8 (bytes from another system's
+    encoding) keeps those bytes as ``\\xe9`` escapes, since Parquet and JSON hold text only."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def walk_files(folder: Path) -> list[Path]:
+    """The files under ``folder``, sorted, through linked folders too (each real folder once, so a link
+    loop ends); hidden files and folders (``.Trashes``, macOS's ``._x.mp4`` copies) are skipped."""
+    seen, out = set(), []
+    for top, dirs, files in os.walk(folder, followlinks=True):
+        real = os.path.realpath(top)
+        if real in seen:
+            dirs[:] = []
+            continue
+        seen.add(real)
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        out += [Path(top) / f for f in files if not f.startswith(".") and os.path.isfile(os.path.join(top, f))]
+    return sorted(out)
+
+
 def expand_inputs(inputs: list[str | Path], *, sequence: bool = False) -> list[Path]:
     """Files, folders (their images and videos, sorted) and glob patterns, in the order given; with
     ``sequence``, a folder stays whole: one video made of its images (:func:`sequence_images`)."""
@@ -72,7 +94,17 @@ def expand_inputs(inputs: list[str | Path], *, sequence: bool = False) -> list[P
             out += found
         else:
             raise InputError(f"input {item} does not exist; check the path")
-    return out
+    first: dict[Path, Path] = {}
+    for p in out:
+        first.setdefault(p.resolve(), p)  # (the first spelling of each, in the order given)
+    once = list(first.values())
+    if len(once) < len(out):
+        log.warning("%d input(s) given more than once (e.g. a file and its folder) are analysed once",
+                    len(out) - len(once))
+    return once
+
+
+WIDE_MODES = ("I;16", "I;16B", "I;16L", "I", "F")  # PIL's grey modes of more than 8 bits
 
 
 def pil_to_rgb(im) -> np.ndarray:
@@ -81,7 +113,7 @@ def pil_to_rgb(im) -> np.ndarray:
     from PIL import Image, ImageOps
 
     im = ImageOps.exif_transpose(im)
-    if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+    if im.mode in WIDE_MODES:
         a = np.asarray(im, dtype=np.float64)
         top = float(np.nanmax(a)) if a.size else 0.0
         # 16-bit, 8-bit values in a wider type, or floats in [0, 1] (mode F)
@@ -140,7 +172,7 @@ def iter_frames(path: Path, *, fps: float = SEQUENCE_FPS) -> Iterator[Frame]:
     if not path.is_file():
         raise InputError(f"input {path} does not exist; check the path")
     if not is_video(path):
-        yield Frame(str(path), 0, 0.0, read_image(path))
+        yield Frame(source_name(path), 0, 0.0, read_image(path))
         return
     yield from _iter_video(path)
 
@@ -151,7 +183,7 @@ def _iter_sequence(folder: Path, fps: float) -> Iterator[Frame]:
             rgb = read_image(image)
         except InputError as exc:
             raise InputError(f"{folder}: frame {index} ({exc}); fix or remove that frame") from None
-        yield Frame(str(folder), index, index / fps, rgb)
+        yield Frame(source_name(folder), index, index / fps, rgb)
 
 
 def video_frame_size(path: Path) -> tuple[int, int] | None:
@@ -222,7 +254,7 @@ def _iter_video(path: Path) -> Iterator[Frame]:
                 if ts is None:  # no pts: step from the previous timestamp
                     ts = start if last_ts is None else last_ts + 1.0 / fps
                 last_ts = float(ts)
-                yield Frame(str(path), index, last_ts - start, _upright(frame))
+                yield Frame(source_name(path), index, last_ts - start, _upright(frame))
                 index += 1
         except (av.error.FFmpegError, OSError, ValueError) as exc:
             raise InputError(f"{path}: decoding stopped after {index} frames ({_msg(exc)}); "

@@ -150,6 +150,8 @@ class StagedSink:
             return self.part
         target = self.target
         if interrupted and target.exists():  # an earlier, perhaps complete, table is worth more than part of one
-            target = target.with_name(f"{target.stem}.partial{target.suffix}")
+            # (and an earlier interrupted run's part too: the first free name of .partial, .partial-2, ...)
+            names = (f"{target.stem}.partial{'' if n == 1 else f'-{n}'}{target.suffix}" for n in range(1, 10_000))
+            target = next(target.with_name(n) for n in names if not target.with_name(n).exists())
         os.replace(self.part, target)
         return target

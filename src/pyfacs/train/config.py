@@ -10,7 +10,7 @@ from pyfacs.errors import InputError
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # (lr: .inf would train NaNs)
 
 
 class DataConfig(_Strict):
@@ -86,7 +86,8 @@ class OptimConfig(_Strict):
 
 
 class TrainConfig(_Strict):
-    name: str
+    name: str = Field(pattern=r"^\w[\w.-]*$", description="the run's name: letters, digits, _ . - (it names "
+                      "the default run folder runs/<name>-seed<seed>, which must stay inside runs/)")
     task: Literal["au-presence", "expression", "au-sequence"] = "au-presence"
     seed: int = Field(0, ge=0, lt=2**32)
     threads: int = Field(2, ge=1, description="CPU threads: fixed, so that runs repeat exactly")
@@ -155,7 +156,10 @@ def load_config(path: str | Path, *, seed: int | None = None) -> TrainConfig:
         raise InputError(f"{path}: data.root: the {cfg.data.format} dataset folder is required")
 
     def beside(value: str | None) -> str | None:  # file paths in a config are relative to the config
-        return value if value is None or Path(value).is_absolute() else str((path.parent / value).resolve())
+        if value is None:
+            return None
+        value = str(Path(value).expanduser())  # (~/data: the user's folder, not a folder named ~)
+        return value if Path(value).is_absolute() else str((path.parent / value).resolve())
 
     for section, key in (("data", "root"), ("data", "video"), ("data", "labels"), ("data", "landmarks"),
                          ("model", "cfg")):

@@ -97,6 +97,15 @@ def build_from_cfg(path: str | Path | CfgFile, *, image_size: int = 64, n_aus: i
                        f"image, but the images are {image_shape}; change its last blocks so that they match")
     discriminator = net("Discriminator", z_shape)
     image_discriminator = net("Image Discriminator", image_shape) if "Image Discriminator" in cfg.sections else None
+    logits = ["Discriminator", "Image Discriminator"]
+    if (opts[2] or {}).get("au_regression_loss_function") != "MSE":  # (BCE on logits; MSE may end as it likes)
+        logits.append("AUPredictor")
+    for name in (n for n in logits if n in cfg.sections):
+        last = cfg.sections[name][-1]
+        if last.options.get("activation") == "sigmoid":
+            raise CfgError(f"{cfg.path}:{last.lines.get('activation', last.line)}: {{{name}}}'s last block ends "
+                           "in activation=sigmoid, but training applies its own sigmoid (or softmax) to these "
+                           "outputs; end it with activation=linear")
     nets = AUDetNetworks(encoder, au_predictor, decoder, discriminator, image_discriminator,
                          opts[0], opts[1], opts[2], z1, image_shape)
     if n_aus is not None:

@@ -219,6 +219,8 @@ class CfgNet(nn.Module):
         if b.type == "vgg-face":
             feats = _vgg16_features()
             sd_path = Path(o["state_dict_filepath"]).expanduser()
+            sd_path = sd_path if sd_path.is_absolute() else Path(path).parent / sd_path  # (beside the cfg, as
+            # every path in a config is: the run must not depend on the folder it is started from)
             if not sd_path.is_file():
                 raise CfgError(f"{path}:{b.line}: state_dict_filepath {sd_path} does not exist")
             state = torch.load(sd_path, map_location="cpu", weights_only=True)

@@ -42,13 +42,26 @@ def load_audetnet_dataset(root: str | Path, split: str = "train") -> AUDetDatase
     pickles = sorted(p for p in root.iterdir() if p.suffix in (".pkl", ".pickle")) if root.is_dir() else []
     if not pickles:
         raise InputError(f"{root} holds no pickled label dict (*.pkl): not an AUDetNet dataset")
-    with open(pickles[0], "rb") as f:
-        table = pickle.load(f)
+    if len(pickles) > 1:
+        raise InputError(f"{root} holds {len(pickles)} pickled files ({', '.join(p.name for p in pickles[:3])}); "
+                         "keep the one label dict (frame id → AU values) there")
+    try:
+        with open(pickles[0], "rb") as f:
+            table = pickle.load(f)
+    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError) as exc:
+        raise InputError(f"{pickles[0]} cannot be read as a pickled label dict ({type(exc).__name__}: {exc}); "
+                         "write it again with pickle.dump({frame id: AU values}, f)") from None
+    if not isinstance(table, dict):
+        raise InputError(f"{pickles[0]} holds a {type(table).__name__}, not a dict (frame id → AU values)")
     ids = _read_ids(root / f"{split}_ids.csv")
     missing = [i for i in ids if i not in table]
     if missing:
         raise InputError(f"{pickles[0].name} has no labels for {len(missing)} ids, e.g. {missing[0]}")
-    return AUDetDataset(root, ids, np.stack([np.asarray(table[i], np.float32) for i in ids]))
+    rows = [np.asarray(table[i], np.float32).ravel() for i in ids]
+    if odd := next((i for i, r in zip(ids, rows) if r.shape != rows[0].shape), None):
+        raise InputError(f"{pickles[0].name}: id {odd} has {table[odd]!r:.60}, not {rows[0].size} AU values "
+                         f"like {ids[0]}; every id needs the same AUs")
+    return AUDetDataset(root, ids, np.stack(rows))
 
 
 def momu(labels: np.ndarray, epoch_size: int, sampling_size: int, rng: np.random.Generator) -> np.ndarray:

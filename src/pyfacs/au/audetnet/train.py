@@ -83,6 +83,12 @@ def train_audetnet(nets: AUDetNetworks, images: np.ndarray, labels: np.ndarray, 
     au_loss = F.mse_loss if lo.get("au_regression_loss_function") == "MSE" else F.binary_cross_entropy_with_logits
     every = tr.get("train_main_net_every_n_batches", 1)
     bs, n_epochs = tr.get("batch_size", 32), epochs or tr.get("max_epochs", 1)
+    size = da.get("epoch_size", len(labels)) if da.get("balance_dataset_with_momu") else len(labels)
+    batches = n_epochs * (size // bs + (size % bs >= 2))  # (a last batch of one image is skipped)
+    if batches < every:  # (the main networks train on every n-th batch of the whole run)
+        raise InputError(f"train_main_net_every_n_batches={every}, but the run has {batches} batch(es) of "
+                         f"{bs} images: the encoder and AU predictor would never train; lower it in the cfg's "
+                         "[training_options], or train on more images or epochs")
     scheds = []
     if tr.get("learning_rate_scheduler") == "Linear":
         factor = linear_decay(n_epochs, tr.get("decay_lr_over_last_n_epochs", n_epochs))
