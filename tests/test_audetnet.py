@@ -360,3 +360,6 @@ def test_a_cfg_that_would_train_wrongly_is_refused(tmp_path):
     with pytest.raises(InputError, match="would never train"):
         train_audetnet(nets, ds.images(32), ds.labels, seed=0, epochs=1)
     assert len(train_audetnet(nets, ds.images(32), ds.labels, seed=0, epochs=2)) == 2  # the 4th batch comes
+    nets.data["balance_dataset_with_momu"] = False  # (MOMU would draw full batches from one image)
+    with pytest.raises(InputError, match="1 training image"):  # (no batch at all: more images, not a lower n)
+        train_audetnet(nets, ds.images(32)[:1], ds.labels[:1], seed=0, epochs=2)

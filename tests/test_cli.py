@@ -332,6 +332,8 @@ def test_an_input_given_twice_is_analysed_once(tmp_path, astronaut, caplog):
                        expression_model=None).data  # the file, its folder, the file again
     assert len(d) == 1 and d["source"].tolist() == [str(tmp_path / "a.png")]
     assert "given more than once" in caplog.text
+    (tmp_path / "alias.png").symlink_to(tmp_path / "a.png")  # a link is the user's own second input
+    assert len(pyfacs.analyze(tmp_path, au_model=None, expression_model=None).data) == 2
 
 
 def test_a_path_the_system_refuses_is_one_line(tmp_path):
@@ -349,6 +351,7 @@ def test_ctrl_c_says_what_is_kept_only_where_something_is(tmp_path, monkeypatch)
     from typer.testing import CliRunner
 
     import pyfacs.bench
+    import pyfacs.distributed.corpus
     import pyfacs.train.config
     import pyfacs.train.runner
     from pyfacs.cli import app
@@ -361,8 +364,16 @@ def test_ctrl_c_says_what_is_kept_only_where_something_is(tmp_path, monkeypatch)
     monkeypatch.setattr(pyfacs.bench, "bench", ctrl_c)
     res = CliRunner().invoke(app, ["bench", str(video)])
     assert res.exit_code == 130 and "interrupted" in res.output and "kept" not in res.output  # bench writes nothing
+    monkeypatch.setattr(pyfacs.distributed.corpus, "analyze_corpus", ctrl_c)
+    res = CliRunner().invoke(app, ["analyze-corpus", str(video), "-o", str(tmp_path / "out"), "--au-model", "none",
+                                   "--expression-model", "none"])
+    assert res.exit_code == 130 and f"{tmp_path / 'out' / '_manifest.jsonl'} are kept" in res.output
     pytest.importorskip("torch", reason="pyfacs train needs the train extra (torch)")
     monkeypatch.setattr(pyfacs.train.config, "load_config", lambda path, seed=None: SimpleNamespace(name="r", seed=0))
     monkeypatch.setattr(pyfacs.train.runner, "run", ctrl_c)
-    res = CliRunner().invoke(app, ["train", str(tmp_path / "c.yaml"), "--run-dir", str(tmp_path / "run")])
+    train = ["train", str(tmp_path / "c.yaml"), "--run-dir", str(tmp_path / "run")]
+    res = CliRunner().invoke(app, train)  # (a run that trained nothing leaves no folder)
+    assert res.exit_code == 130 and "nothing was trained yet" in res.output
+    (tmp_path / "run").mkdir()
+    res = CliRunner().invoke(app, train)
     assert res.exit_code == 130 and f"kept in {tmp_path / 'run'}; the same command resumes" in res.output

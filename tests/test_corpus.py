@@ -1,5 +1,6 @@
 """Corpus processing: one Parquet per video + manifest, restartable, Ray equal to local."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -267,6 +268,10 @@ def test_names_that_are_not_utf8_or_very_long_get_a_table_each(corpus, tmp_path)
         shutil.copy(corpus / "clip0.mp4", path)
     names = [output_name(p) for p in corpus_inputs(root)]
     assert all(len(n.encode()) + len(".part") <= 255 for n in names) and names[0] != names[1]
+    # a name of odd bytes only, or one starting with _ or ., must not make a table pandas skips in a folder
+    for odd in (os.fsdecode(b"/v/\xe9\xe8.mp4"), "/v/_intro.mp4"):
+        assert output_name(Path(odd))[0] not in "._"
+    assert output_name(Path("/v/" + "b" * 222 + ".mp4")).startswith("b" * 222 + ".")  # (as earlier versions named it)
     results = analyze_corpus(root, tmp_path / "out", options=NO_HEADS)
     assert [r["status"] for r in results] == ["ok", "ok"]
     sources = {t["source"].iloc[0] for t in _tables(tmp_path / "out").values()}

@@ -25,14 +25,32 @@ def test_config_errors_name_the_key(tmp_path):
     p.write_text("name: x\ndata: {root: .}\noptim: {epochs: 2}\nseed: 1\noptim:\n  lr: 0.05\n")
     with pytest.raises(InputError, match=r"line 5, column 1\): the key 'optim' is given twice"):
         load_config(p)  # (plain YAML keeps the last: the first optim's epochs were dropped unseen)
-    for text, key in (("name: ../../escaped\ndata: {root: .}\n", "name"),  # the run folder would leave runs/
-                      ("name: ''\ndata: {root: .}\n", "name"),
-                      ("name: x\ndata: {root: .}\noptim: {lr: .inf}\n", "optim.lr")):
+    for text, key in (("name: ../../escaped\ndata: {root: .}\n", ": name: a run name cannot"),  # it would leave runs/
+                      ("name: ''\ndata: {root: .}\n", ": name: a run name cannot"),
+                      ("name: x\ndata: {root: .}\noptim: {lr: .inf}\n", ": optim.lr: ")):
         p.write_text(text)
         with pytest.raises(InputError, match=key):
             load_config(p)
-    p.write_text("name: x\ndata: {root: ~/ck}\n")
+    p.write_text("name: my run+va\ndata: {root: ~/ck}\n")  # (spaces and + are fine in a folder's name)
     assert load_config(p).data.root == str(Path("~/ck").expanduser())  # the user's folder, not ./~/ck
+
+
+def test_a_runs_json_and_yaml_files_are_written_whole_or_not_at_all(tmp_path, monkeypatch):
+    from pyfacs.train.budget import write_text_atomically
+
+    target = tmp_path / "metrics.json"
+    write_text_atomically(target, '{"accuracy": 0.7}')
+    real = Path.write_text
+
+    def cut(self, text, *a, **kw):  # Ctrl-C (or a full disk) halfway through the write
+        real(self, text[:5], *a, **kw)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Path, "write_text", cut)
+    with pytest.raises(KeyboardInterrupt):
+        write_text_atomically(target, '{"accuracy": 0.8}')
+    monkeypatch.undo()
+    assert json.loads(target.read_text()) == {"accuracy": 0.7} and [p.name for p in tmp_path.iterdir()] == ["metrics.json"]
 
 
 def test_checkpoints_are_written_whole_or_not_at_all_and_a_damaged_one_is_named(tmp_path):

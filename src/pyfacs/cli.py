@@ -251,8 +251,13 @@ def analyze_corpus(
             message = r["error"] if r["source"] in r["error"] else f"{r['source']}: {r['error']}"
             console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
 
-    with progress:
-        results = run_corpus(videos, output, engine=engine, workers=workers, options=options, on_result=on_result)
+    try:
+        with progress:
+            results = run_corpus(videos, output, engine=engine, workers=workers, options=options, on_result=on_result)
+    except KeyboardInterrupt:
+        typer.echo(f"interrupted: the tables of finished videos and {output / MANIFEST} are kept; the same "
+                   "command goes on with the rest", err=True)
+        raise typer.Exit(130) from None
     failed = sum(r["status"] != "ok" for r in results)
     typer.echo(f"{output}: {len(results) - failed} videos analysed, {failed} failed this run "
                f"(finished files of earlier runs skipped); manifest {output / MANIFEST}", err=True)
@@ -379,9 +384,9 @@ def train(
     except TrainingPaused as exc:
         typer.echo(f"{cfg.name}: {exc}", err=True)
         raise typer.Exit(EXIT_PAUSED) from None
-    except KeyboardInterrupt:
-        typer.echo(f"interrupted: the finished epochs (or folds) are kept in {out}; the same command resumes",
-                   err=True)
+    except KeyboardInterrupt:  # (a run that had trained nothing leaves no folder)
+        typer.echo(f"interrupted: the finished epochs (or folds) are kept in {out}; the same command resumes"
+                   if out.exists() else "interrupted: nothing was trained yet", err=True)
         raise typer.Exit(130) from None
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and int(os.environ.get("RANK", "0")) > 0:
         return  # under torchrun only rank 0 writes the run dir, so only it says so

@@ -87,9 +87,9 @@ def load_ckplus(root: str | Path) -> AUDataset:
         lines = list(range(2, len(df) + 2))
     au_cols = [c for c in df.columns if c.startswith("AU") and c[2:].isdigit()]
     numbers = [int(c[2:]) for c in au_cols]
-    if twice := next((c for c, n in zip(au_cols, numbers) if numbers.count(n) > 1), None):
-        raise InputError(f"{csv} has two columns for AU {int(twice[2:])} "
-                         f"({', '.join(c for c in au_cols if int(c[2:]) == int(twice[2:]))}); keep one")
+    if twice := next((n for n in numbers if numbers.count(n) > 1), None):
+        raise InputError(f"{csv} has two columns for AU {twice} "
+                         f"({', '.join(c for c, n in zip(au_cols, numbers) if n == twice)}); keep one")
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns] + ([] if au_cols else ["AU<n>"])
     if missing:
         raise InputError(f"{csv} has no {', '.join(missing)} column{'s' if len(missing) > 1 else ''}; {_EXPECTED}")
@@ -120,7 +120,7 @@ def load_ckplus(root: str | Path) -> AUDataset:
         root=root,
         paths=paths,
         subjects=df["subject"].astype(str).to_numpy(),
-        aus=[int(c[2:]) for c in au_cols],
+        aus=numbers,
         labels=values.to_numpy(np.int8),
         emotions=df["emotion"].astype(str).str.strip().replace(EMOTION_NAMES).to_numpy(),
     )

@@ -74,13 +74,16 @@ def output_name(video: Path) -> str:
     Of the file itself: a symbolic link's table is its target's (the workers are given resolved paths)."""
     video = video.resolve()
     digest = hashlib.sha1(os.fsencode(video)).hexdigest()[:8]  # (fsencode: names that are not UTF-8 too)
-    # the stem as UTF-8 text, cut so that the name stays within a file system's 255 bytes with room for
-    # what is written beside it first (".part", and the writability probe ".<name>.<8 random>.probe")
+    # the stem as UTF-8 text, cut where the name, its ".part" or the writability probe beside it
+    # (".<name>.<8 random>.probe") would pass a file system's 255 bytes; shorter stems keep the names of
+    # earlier versions, so their finished tables are still found
     stem = os.fsencode(video.stem)[:_STEM_BYTES].decode("utf-8", "ignore")
+    if stem[:1] in ("", ".", "_"):  # (a table named ".x" or "_x" would be skipped by pandas.read_parquet(folder))
+        stem = "video" + stem
     return f"{stem}.{digest}.parquet"
 
 
-_STEM_BYTES = 200
+_STEM_BYTES = 255 - len(".01234567.parquet") - len("..01234567.probe")  # 222
 
 
 # what a run leaves in progress: "<output_name>.part" (a user's own *.parquet.part is not ours)

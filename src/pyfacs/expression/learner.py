@@ -143,6 +143,9 @@ class FacialEmotionLearner:
                                                  lr=self.lr, optimizer="sgd", momentum=self.momentum))
         except ValidationError as exc:
             first = exc.errors()[0]
+            if first["loc"][-1] == "name":  # (it names the experiment's files)
+                raise InputError(f"FacialEmotionLearner name_experiment {self.name_experiment!r}: it names files, "
+                                 "so it cannot be empty, hold / or \\, or start with .") from None
             raise InputError(f"FacialEmotionLearner {first['loc'][-1]}: {first['msg']}") from None
 
     def _outputs(self, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -59,7 +59,8 @@ def walk_files(folder: Path) -> list[Path]:
             dirs[:] = []
             continue
         seen.add(real)
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))  # (sorted: a linked folder reached
+        # twice is always taken under the same spelling)
         out += [Path(top) / f for f in files if not f.startswith(".") and os.path.isfile(os.path.join(top, f))]
     return sorted(out)
 
@@ -94,9 +95,9 @@ def expand_inputs(inputs: list[str | Path], *, sequence: bool = False) -> list[P
             out += found
         else:
             raise InputError(f"input {item} does not exist; check the path")
-    first: dict[Path, Path] = {}
-    for p in out:
-        first.setdefault(p.resolve(), p)  # (the first spelling of each, in the order given)
+    first: dict[str, Path] = {}
+    for p in out:  # (the first spelling of each path, in the order given; a link to a file is its own input)
+        first.setdefault(os.path.normpath(p.absolute()), p)
     once = list(first.values())
     if len(once) < len(out):
         log.warning("%d input(s) given more than once (e.g. a file and its folder) are analysed once",

@@ -51,6 +51,18 @@ def save_atomically(path: Path, write: Callable, advice: str = "free some space 
         part.unlink(missing_ok=True)
 
 
+def write_text_atomically(path: Path, text: str) -> None:
+    """``path``'s new text, put in place whole (a run's config, provenance and metrics: a cut one would
+    be taken for a damaged run, or skip the check that a resume sees the same inputs). Errors are the
+    file system's own, for the run to report with what it keeps."""
+    part = path.with_name(f".{path.name}.part")
+    try:
+        part.write_text(text)
+        os.replace(part, path)
+    finally:
+        part.unlink(missing_ok=True)
+
+
 def load_checkpoint(path: Path) -> dict:
     """A checkpoint written by :func:`epoch_saver`; a damaged one is named, with what to do."""
     import torch

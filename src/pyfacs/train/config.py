@@ -86,8 +86,8 @@ class OptimConfig(_Strict):
 
 
 class TrainConfig(_Strict):
-    name: str = Field(pattern=r"^\w[\w.-]*$", description="the run's name: letters, digits, _ . - (it names "
-                      "the default run folder runs/<name>-seed<seed>, which must stay inside runs/)")
+    name: str = Field(pattern=r"^[^./\\][^/\\]*$", description="the run's name; it names the default run folder "
+                      "runs/<name>-seed<seed>, which must stay inside runs/: no / or \\, not starting with .")
     task: Literal["au-presence", "expression", "au-sequence"] = "au-presence"
     seed: int = Field(0, ge=0, lt=2**32)
     threads: int = Field(2, ge=1, description="CPU threads: fixed, so that runs repeat exactly")
@@ -143,7 +143,10 @@ def load_config(path: str | Path, *, seed: int | None = None) -> TrainConfig:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise InputError(f"{path}: {where}: {first['msg']}") from None
+        why = ("a run name cannot be empty, hold / or \\, or start with . (it names the folder "
+               "runs/<name>-seed<seed>)" if where == "name" and first["type"] == "string_pattern_mismatch"
+               else first["msg"])
+        raise InputError(f"{path}: {where}: {why}") from None
     wanted = _TASKS[cfg.task]
     if "format" not in cfg.data.model_fields_set:  # unset: what the task trains on, not the field's default
         cfg.data.format = wanted["format"]

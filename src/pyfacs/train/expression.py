@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 from pyfacs.errors import InputError
 from pyfacs.train.augment import random_affine, shift_flip, to_tensor
-from pyfacs.train.budget import epoch_saver, load_checkpoint
+from pyfacs.train.budget import epoch_saver, load_checkpoint, write_text_atomically
 from pyfacs.train.config import TrainConfig
 
 
@@ -266,7 +266,7 @@ def run_expression(cfg: TrainConfig, run_dir: Path, provenance: dict, deadline: 
     from pyfacs.train.runner import _check_same_inputs
 
     _check_same_inputs(run_dir, provenance)  # (a resumed run: the epochs done saw these inputs)
-    (run_dir / "provenance.json").write_text(json.dumps(provenance, indent=2))
+    write_text_atomically(run_dir / "provenance.json", json.dumps(provenance, indent=2))
     # channels-last convolutions: faster on a GPU, and 0-20% faster on the 2-core CPUs (interleaved runs)
     model = model.to(memory_format=torch.channels_last)
     ckpt = run_dir / "checkpoint.pt"
@@ -291,7 +291,7 @@ def run_expression(cfg: TrainConfig, run_dir: Path, provenance: dict, deadline: 
                "params": int(sum(p.numel() for p in model.parameters()))}
     if before_average is not None:
         metrics["val"]["ensemble_accuracy_before_average"] = before_average
-    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
+    write_text_atomically(run_dir / "metrics.json", json.dumps(metrics, indent=2, sort_keys=True))
     # half-precision weights: what `pyfacs explain` and export start from (half the size, same accuracy)
     torch.save({k: v.half() if v.is_floating_point() else v for k, v in model.cpu().state_dict().items()},
                run_dir / "model.pt")
@@ -333,5 +333,5 @@ def export_expression(run_dir: Path, cfg: TrainConfig, data_fingerprint: str,
     rest = np.setdiff1d(np.arange(len(train_images)), pick)
     held = np.sort(np.random.default_rng(cfg.seed + 1).choice(rest, len(pick), replace=False))
     change = quantize_int8(out, to_tensor(train_images[pick]).numpy(), held_out=to_tensor(train_images[held]).numpy())
-    (run_dir / "int8.json").write_text(json.dumps({"calibration_images": len(pick), **change}, indent=2))
+    write_text_atomically(run_dir / "int8.json", json.dumps({"calibration_images": len(pick), **change}, indent=2))
     return out

@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from pyfacs.errors import InputError, require_extra
-from pyfacs.train.budget import deadline_in, epoch_saver, load_checkpoint, pause_if_spent, save_atomically
+from pyfacs.train.budget import (deadline_in, epoch_saver, load_checkpoint, pause_if_spent, save_atomically,
+                                 write_text_atomically)
 from pyfacs.train.config import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -163,7 +164,7 @@ def _run(cfg: TrainConfig, run_dir: Path, torch, deadline: float | None = None) 
     except OSError as exc:
         raise InputError(f"cannot create the run directory {run_dir} ({exc.strerror or exc}); "
                          "choose another --run-dir") from None
-    (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(), sort_keys=False))
+    write_text_atomically(run_dir / "config.yaml", yaml.safe_dump(cfg.model_dump(), sort_keys=False))
     try:
         return _train(cfg, run_dir, torch, deadline)
     except BaseException as exc:  # (Ctrl-C too)
@@ -215,7 +216,7 @@ def _train(cfg: TrainConfig, run_dir: Path, torch, deadline: float | None) -> di
 
         provenance["cfg_sha256"] = sha256_of(Path(cfg.model.cfg))
     _check_same_inputs(run_dir, provenance)
-    (run_dir / "provenance.json").write_text(json.dumps(provenance, indent=2))
+    write_text_atomically(run_dir / "provenance.json", json.dumps(provenance, indent=2))
     if len(set(data.subjects)) < cfg.data.folds:
         raise InputError(f"{len(set(data.subjects))} subjects cannot make {cfg.data.folds} subject-independent folds: "
                          "raise data.limit or lower data.folds")
@@ -249,7 +250,7 @@ def _train(cfg: TrainConfig, run_dir: Path, torch, deadline: float | None) -> di
     done = ~np.isnan(oof[:, 0])
     metrics = {"name": cfg.name, "seed": cfg.seed, "model": cfg.model.kind,
                "cv": presence_metrics(data.labels[done], oof[done], data.label_names), "fold_mean_f1": fold_f1}
-    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
+    write_text_atomically(run_dir / "metrics.json", json.dumps(metrics, indent=2, sort_keys=True))
     if cfg.export_full:
         if trained_here and not (run_dir / "final.ckpt").is_file():
             pause_if_spent(deadline, "the last fold")

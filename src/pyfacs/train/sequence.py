@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from pyfacs.errors import InputError
-from pyfacs.train.budget import save_atomically
+from pyfacs.train.budget import save_atomically, write_text_atomically
 from pyfacs.train.config import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -133,7 +133,7 @@ def run_sequence(cfg: TrainConfig, run_dir: Path, provenance: dict) -> dict:
         feats, frames, n_au = video_features(labels.video, cfg.data.limit)
         save_atomically(run_dir / "features.npz", lambda f: np.savez(f, feats=feats, frames=frames, n_au=n_au))
     provenance["features_fingerprint"] = hashlib.sha256(feats.tobytes()).hexdigest()
-    (run_dir / "provenance.json").write_text(json.dumps(provenance, indent=2))
+    write_text_atomically(run_dir / "provenance.json", json.dumps(provenance, indent=2))
     # labelled frames that have a face; windows within each run of frames with the face, as analyze cuts them
     has_face = ~np.isnan(feats).any(1)
     filled = _fill(feats)
@@ -165,7 +165,7 @@ def run_sequence(cfg: TrainConfig, run_dir: Path, provenance: dict) -> dict:
                         "per_seed": [{k: m[k] for k in ("mean_agreement", "mean_f1")} for m in runs],
                         "per_label_first_seed": runs[0]["per_label"]}
     metrics["zero_shot_embedded"] = _zero_shot(feats[rows[test]], y[test], labels.names, n_au)
-    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
+    write_text_atomically(run_dir / "metrics.json", json.dumps(metrics, indent=2, sort_keys=True))
     return metrics
 
 

@@ -85,6 +85,9 @@ def train_audetnet(nets: AUDetNetworks, images: np.ndarray, labels: np.ndarray, 
     bs, n_epochs = tr.get("batch_size", 32), epochs or tr.get("max_epochs", 1)
     size = da.get("epoch_size", len(labels)) if da.get("balance_dataset_with_momu") else len(labels)
     batches = n_epochs * (size // bs + (size % bs >= 2))  # (a last batch of one image is skipped)
+    if batches == 0:
+        raise InputError(f"{size} training image(s) make no batch of 2 or more (batch_size={bs}): the networks "
+                         "would never train; train on more images")
     if batches < every:  # (the main networks train on every n-th batch of the whole run)
         raise InputError(f"train_main_net_every_n_batches={every}, but the run has {batches} batch(es) of "
                          f"{bs} images: the encoder and AU predictor would never train; lower it in the cfg's "
