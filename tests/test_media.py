@@ -169,3 +169,72 @@ def test_a_trimmed_mp4_is_not_taken_for_a_truncated_one(tmp_path):
         assert c.streams.video[0].frames == 40
     frames = list(iter_frames(trimmed))
     assert len(frames) == 20 and frames[0].timestamp_s == 0.0
+
+
+def _encode(path, n, *, codec="libx264", options=None, audio_s=0.0, fps=25):
+    """A small moving-gradient video; with ``audio_s``, a silent AAC track that long beside it."""
+    import av
+
+    with av.open(str(path), mode="w") as c:
+        s = c.add_stream(codec, rate=fps, options=options or {})
+        s.width, s.height, s.pix_fmt = 96, 64, "yuv420p"
+        a = c.add_stream("aac", rate=48000) if audio_s else None
+        ramp = np.linspace(0, 255, 96, dtype=np.float32)[None, :, None]
+        for i in range(n):
+            rgb = np.broadcast_to((ramp + 9 * i) % 256, (64, 96, 3)).astype(np.uint8)
+            for pkt in s.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")):
+                c.mux(pkt)
+        for pkt in s.encode():
+            c.mux(pkt)
+        for k in range(int(audio_s * 48000 / 1024)) if a else ():
+            frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+            frame.sample_rate, frame.pts = 48000, k * 1024
+            for pkt in a.encode(frame):
+                c.mux(pkt)
+        for pkt in a.encode() if a else ():
+            c.mux(pkt)
+    return path
+
+
+def test_a_damaged_packet_costs_its_frames_not_the_rest_of_the_video(tmp_path, caplog):
+    import av
+
+    path = _encode(tmp_path / "v.mp4", 60, options={"g": "10"})
+    with av.open(str(path)) as c:
+        packets = [(p.pos, p.size) for p in c.demux(c.streams.video[0]) if p.size]
+    pos, size = packets[25]
+    data = bytearray(path.read_bytes())
+    data[pos:pos + size] = np.random.default_rng(1).integers(0, 256, size, dtype=np.uint8).tobytes()
+    damaged = tmp_path / "damaged.mp4"
+    damaged.write_bytes(bytes(data))
+    frames = list(iter_frames(damaged))  # (it used to stop at the damaged packet, with an error)
+    assert len(frames) >= 50 and frames[-1].index == len(frames) - 1
+    assert "damaged packet(s) skipped" in caplog.text
+
+
+def test_audio_outlasting_the_video_is_not_a_cut_file(tmp_path):
+    path = _encode(tmp_path / "talk.mp4", 25, audio_s=3.0)  # 1 s of video, 3 s of sound
+    assert len(list(iter_frames(path))) == 25
+
+
+def test_an_avi_with_b_frames_has_increasing_times_from_0(tmp_path):
+    """AVI stores no presentation times; with B-frames FFmpeg's made-up ones come in decode order."""
+    path = _encode(tmp_path / "b.avi", 30, options={"bf": "2"})
+    ts = np.array([f.timestamp_s for f in iter_frames(path)])
+    assert len(ts) == 30 and ts[0] == 0.0 and np.allclose(np.diff(ts), 1 / 25, atol=1e-6)
+
+
+def test_a_cut_matroska_file_is_said_to_be_cut(tmp_path):
+    full = _encode(tmp_path / "full.mkv", 60, codec="mpeg4")
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(full.read_bytes()[: full.stat().st_size // 2])  # (its header still says 2.4 s)
+    with pytest.raises(InputError, match=r"cut\.mkv: only \d+ of the 60 frames .* truncated"):
+        list(iter_frames(cut))
+    assert len(list(iter_frames(full))) == 60
+
+
+def test_an_animated_image_says_only_its_first_frame_is_analysed(tmp_path, astronaut, caplog):
+    frames = [Image.fromarray(np.roll(astronaut, 40 * i, axis=1)) for i in range(3)]
+    frames[0].save(tmp_path / "a.gif", save_all=True, append_images=frames[1:])
+    assert read_image(tmp_path / "a.gif").shape == astronaut.shape
+    assert "holds 3 frames; only the first is analysed" in caplog.text

@@ -136,6 +136,9 @@ def read_image(path: Path) -> np.ndarray:
         raise InputError(f"{path} is a folder; give an image file" if Path(path).is_dir() else f"{path} does not exist")
     try:
         with Image.open(path) as im:
+            if getattr(im, "n_frames", 1) > 1:  # (an animated GIF or WebP, a multi-page TIFF)
+                log.warning("%s holds %d frames; only the first is analysed (to analyse them all, convert it to "
+                            "a video or a folder of frames)", path, im.n_frames)
             return pil_to_rgb(im)
     except Image.DecompressionBombError:
         raise InputError(f"{path} is too large to read safely (over {2 * Image.MAX_IMAGE_PIXELS:,} pixels); "
@@ -246,36 +249,94 @@ def _iter_video(path: Path) -> Iterator[Frame]:
             raise InputError(f"{path} has no video stream" + (" (only a cover picture)" if container.streams.video else ""))
         stream.thread_type = "AUTO"
         fps = float(stream.average_rate or stream.guessed_rate or 30)
-        # times from the stream's start, as OpenFace writes them (some WMVs start at 0.009 s)
-        start = float(stream.start_time * stream.time_base) if stream.start_time and stream.time_base else 0.0
-        index, last_ts = 0, None
+        clock = _FrameClock(fps, decode_times=container.format.name == "avi")
+        index = bad = 0
         try:
-            for frame in container.decode(stream):
-                ts = frame.time
-                if ts is None:  # no pts: step from the previous timestamp
-                    ts = start if last_ts is None else last_ts + 1.0 / fps
-                last_ts = float(ts)
-                yield Frame(source_name(path), index, last_ts - start, _upright(frame))
-                index += 1
+            for packet in container.demux(stream):
+                try:
+                    frames = packet.decode()
+                except av.error.InvalidDataError:  # one corrupt packet: skipped, as players skip it
+                    bad += 1
+                    continue
+                for frame in frames:
+                    yield Frame(source_name(path), index, clock(frame), _upright(frame))
+                    index += 1
         except (av.error.FFmpegError, OSError, ValueError) as exc:
             raise InputError(f"{path}: decoding stopped after {index} frames ({_msg(exc)}); "
                              f"the file is truncated or corrupt") from None
+        damaged = f" ({bad} damaged packet(s) skipped)" if bad else ""
         if index == 0:
-            raise InputError(f"{path} contains no decodable video frames; check the file or re-encode it")
-        declared = _declared_frames(container, stream, fps)
+            raise InputError(f"{path} contains no decodable video frames{damaged}; check the file or re-encode it")
+        declared, by_duration = _declared_frames(container, stream, fps)
+        # a duration counts the frames to the last one reached (frames missing before it, such as a first
+        # GOP cut in half, do not make a file look cut short)
+        reached = round(clock.last_from_start(stream) * fps) + 1 if by_duration else index
         # headers may overstate by a few frames (no_face.mp4: 98 declared, 95 there); a cut file falls far short
-        if declared and index < 0.9 * declared and declared - index >= 5:
-            raise InputError(f"{path}: only {index} of the {declared} frames its header declares could be decoded; "
-                             f"the file is truncated")
+        if declared and reached < 0.9 * declared and declared - reached >= 5:
+            raise InputError(f"{path}: only {index} of the {declared} frames its header declares could be decoded"
+                             f"{damaged}; the file is truncated or corrupt")
+        if bad:
+            log.warning("%s: %d damaged packet(s) skipped; the frames around them may be missing or smeared",
+                        path, bad)
 
 
-def _declared_frames(container, stream, fps: float) -> int:
-    """How many frames the file says it shows. An MP4/MOV's sample count includes frames an edit
-    list hides (a trimmed clip), so there its duration, which the edit list sets, times the frame
-    rate; elsewhere (an AVI cut short still declares all its frames, but not its duration) the count."""
-    if "mp4" in container.format.name or "mov" in container.format.name:
-        return round(container.duration / 1e6 * fps) if container.duration else 0
-    return int(stream.frames or 0)
+class _FrameClock:
+    """Each frame's time in seconds from the first frame's (0 for the first, as OpenFace writes it,
+    whatever the stream's start time). The frame's presentation time, unless those come out of order
+    more often than its decode times do, as FFmpeg's own best-effort timestamp chooses. An AVI stores
+    no presentation times (FFmpeg makes them up in decode order, which B-frames scramble), so there
+    the time of the packet that brought the frame out, which steps once per frame. A frame with no
+    usable time steps from the one before as the frames before it did (1/fps at first)."""
+
+    def __init__(self, fps: float, *, decode_times: bool = False):
+        self.step, self.decode_times = 1.0 / fps, decode_times
+        self.first = self.last = None
+        self.last_pts = self.last_dts = None
+        self.faulty_pts = self.faulty_dts = 0
+
+    def __call__(self, frame) -> float:
+        pts, dts = frame.pts, frame.dts
+        if dts is not None:
+            self.faulty_dts += self.last_dts is not None and dts <= self.last_dts
+            self.last_dts = dts
+        if pts is not None:
+            self.faulty_pts += self.last_pts is not None and pts <= self.last_pts
+            self.last_pts = pts
+        if self.decode_times:
+            ts = dts
+        else:
+            ts = pts if pts is not None and (self.faulty_pts <= self.faulty_dts or dts is None) else dts
+        if ts is not None and frame.time_base is not None:
+            now = float(ts * frame.time_base)
+        else:  # (the step seen last: a header's frame rate can be wrong where times are missing)
+            now = 0.0 if self.last is None else self.last + self.step
+        if self.last is not None and now > self.last:
+            self.step = now - self.last
+        self.first = now if self.first is None else self.first
+        self.last = now
+        return now - self.first
+
+    def last_from_start(self, stream) -> float:
+        """The last frame's time from the stream's declared start (else from the first frame's)."""
+        start = float(stream.start_time * stream.time_base) if stream.start_time is not None and stream.time_base \
+            else self.first
+        return self.last - start
+
+
+def _declared_frames(container, stream, fps: float) -> tuple[int, bool]:
+    """How many frames the file says it shows, and whether that comes from a duration. An AVI's frame
+    count (a cut file still declares all its frames); an MP4's sample count would include frames an
+    edit list hides, so there, as for Matroska, WebM and MPEG-TS, which count nothing, the video
+    stream's duration times the frame rate, else the container's duration when video is its only
+    stream (a longer audio track would make a whole file look cut); 0 when the file says nothing."""
+    mp4 = "mp4" in container.format.name or "mov" in container.format.name
+    if stream.frames and not mp4:
+        return int(stream.frames), False
+    if stream.duration and stream.time_base:
+        return round(float(stream.duration * stream.time_base) * fps), True
+    if container.duration and len(container.streams) == 1:
+        return round(container.duration / 1e6 * fps), True
+    return 0, False
 
 
 def _upright(frame) -> np.ndarray:
