@@ -327,6 +327,15 @@ def test_live_timestamps_start_at_the_first_live_frame_whatever_came_before(astr
     assert 0 < session.frame_table(astronaut)["timestamp_s"][0] < 60
 
 
+def test_live_frames_after_a_run_start_a_stream_of_their_own(face_video):
+    from pyfacs.io.media import iter_frames
+
+    session = pyfacs.Analyzer(au_model=None, expression_model=None)
+    session.run([face_video], on_table=lambda df: None)
+    live = session.frame_table(list(iter_frames(face_video))[0].rgb)
+    assert live["frame"][0] == 0 and live["timestamp_s"][0] == 0.0  # not frame 50 of the file's stream
+
+
 def test_a_still_looked_at_mid_stream_leaves_the_stream_alone(astronaut):
     from pyfacs.face.faces import FaceFinder
 

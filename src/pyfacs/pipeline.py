@@ -271,7 +271,8 @@ class Analyzer:
                         if on_error:
                             on_error(err)
             finally:
-                self.finder.frame_step = 1  # (live frames after a run come one by one)
+                self.finder.frame_step = 1  # (live frames after a run come one by one,
+                self._reset()  # and start a stream of their own: frame 0, new person ids)
                 images.flush()
         return errors
 
