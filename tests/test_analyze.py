@@ -123,6 +123,19 @@ def test_video_rows_per_frame_and_no_face_frames(face_video, tmp_path):
                                   check_dtype=False)
 
 
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".parquet"])
+def test_sources_and_labels_come_back_as_written(tmp_path, suffix):
+    """A source named 001, 1e3 or NA (a folder read with --sequence is named as given) stays text."""
+    df = pd.DataFrame({"source": ["001", "1e3", "NA", "null"], "frame": [0, 0, 0, 0],
+                       "timestamp_s": [0.0] * 4, "face_id": [0, 0, None, 0], "expr_label": ["happy", "NA", None, "sad"]})
+    path = tmp_path / f"t{suffix}"
+    pyfacs.FaceTable(df).save(path)
+    back = pyfacs.FaceTable.read(path).data
+    assert back["source"].tolist() == ["001", "1e3", "NA", "null"]
+    assert back["expr_label"].tolist() == ["happy", "NA", None, "sad"]
+    assert len(pyfacs.FaceTable.read(path).summary()) == 3  # (every source's person counted)
+
+
 def test_every_nth_frame(face_video):
     t = pyfacs.analyze(face_video, every=5)
     assert t.data["frame"].tolist() == list(range(0, 50, 5))

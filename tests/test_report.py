@@ -154,3 +154,36 @@ def test_report_of_presence_probabilities_and_scores_only_has_occurrence_express
     still = df.head(1).assign(source="photo.jpg")
     page = write_report(pyfacs.FaceTable(still), tmp_path / "s.html").read_text()
     assert "<td>happy</td><td>AU12</td>" in page  # the top score and the AUs with p >= 0.5
+
+
+def test_lines_break_at_each_gap_and_negative_au_means_still_draw(tmp_path):
+    from pyfacs.viz.plots import _broken_at_gaps
+    from pyfacs.viz.report import write_report
+
+    frames = [0, 1, 2, 10, 11, 20, 21, 22]  # away twice
+    df = pd.DataFrame({"source": "v.mp4", "frame": frames, "timestamp_s": np.array(frames) / 10.0,
+                       "face_id": 0, "AU01_r": -0.6, "AU12_r": np.arange(8.0)})  # (AU01: a person's baseline taken off)
+    broken = _broken_at_gaps(df)
+    assert broken["frame"].isna().tolist() == [False] * 3 + [True] + [False] * 2 + [True] + [False] * 3
+    assert broken["frame"].dropna().tolist() == frames and broken["source"].iloc[0] == "v.mp4"
+    shape = {**{f"lmk68_x_{i}": 100 + 1.5 * i for i in range(68)},
+             **{f"lmk68_y_{i}": 100 + 50 * np.sin(i) for i in range(68)}}
+    df = df.assign(**shape)  # (the AU map needs a face shape)
+    assert write_report(pyfacs.FaceTable(df), tmp_path / "r.html").stat().st_size > 0  # (it used to crash)
+
+
+def test_a_crowd_gets_a_readable_report(tmp_path):
+    """Thirty people: the twelve seen longest drawn in full, the others listed; seven bar groups and
+    one for the others in the occurrence chart, not thirty."""
+    from pyfacs.viz.plots import plot_au_occurrence
+    from pyfacs.viz.report import write_report
+
+    rows = [(p, f) for p in range(30) for f in range(2 + p)]  # person p seen for 2 + p frames
+    df = pd.DataFrame({"source": "crowd.mp4", "frame": [f for _, f in rows], "face_id": [p for p, _ in rows],
+                       "AU12_c": 1.0})
+    df["timestamp_s"] = df["frame"] / 25
+    page = write_report(pyfacs.FaceTable(df), tmp_path / "r.html").read_text()
+    assert page.count("<h3>Person") == 12 and "<h3>Person 29 (31 frames)" in page and "<h3>Person 17 " not in page
+    assert "30 people; the 12 seen longest are drawn below" in page and "0: 2, 1: 3" in page
+    labels = [t.get_text() for t in plot_au_occurrence(df).axes[0].get_legend().get_texts()]
+    assert len(labels) == 8 and "23 other people" in labels and "person 29" in labels and "person 22" not in labels

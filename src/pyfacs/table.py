@@ -122,6 +122,9 @@ def _warn_if_cut(path: Path) -> None:
                                                 "short (its missing cells read as empty)", path)
 
 
+_TEXT = ("source", "expr_label")  # the text columns of a table pyfacs writes
+
+
 def _typed(df: pd.DataFrame) -> pd.DataFrame:
     df["source"] = df["source"].astype("string")
     df["frame"] = df["frame"].astype("int64")
@@ -365,9 +368,13 @@ class FaceTable:
                 meta = json.loads((t.schema.metadata or {}).get(_META_KEY, b"{}"))
                 df = t.to_pandas()
             else:
-                # (exact floats; JSON: no column taken for dates, none narrowed to integers)
-                df = pd.read_csv(path, float_precision="round_trip") if suffix == ".csv" else \
+                # (exact floats; CSV: the text columns as written, so that a source named 001 or NA stays
+                # one; JSON: no column taken for dates, none narrowed to integers)
+                df = pd.read_csv(path, float_precision="round_trip", converters=dict.fromkeys(_TEXT, str)) \
+                    if suffix == ".csv" else \
                     pd.read_json(path, lines=True, dtype=False, convert_dates=False, precise_float=True)
+                if suffix == ".csv" and "expr_label" in df:  # (an empty cell: no face, no label)
+                    df["expr_label"] = df["expr_label"].where(df["expr_label"] != "")
         except (ValueError, OSError) as exc:  # pyarrow's and pandas's parse errors are ValueErrors
             raise InputError(f"{path} cannot be read as a {suffix[1:]} table ({str(exc).splitlines()[0]})") from None
         if df.columns.empty and suffix == ".jsonl":  # a run that analysed no frame writes no line

@@ -51,11 +51,11 @@ def _broken_at_gaps(rows: pd.DataFrame) -> pd.DataFrame:
     gaps = np.flatnonzero(steps > 1.5 * np.median(steps[steps > 0]))  # (the sampling step: --every 5 is no gap)
     if not gaps.size:
         return rows
-    pieces, start = [], 0
-    for g in gaps:
-        pieces += [rows.iloc[start:g + 1], pd.DataFrame({c: [np.nan] for c in rows.columns}, dtype=float)]
-        start = g + 1
-    return pd.concat(pieces + [rows.iloc[start:]], ignore_index=True)
+    # one blank row after each gap's last frame, all in one concat (a concat per gap took seconds
+    # for a face lost thousands of times)
+    blanks = pd.DataFrame(np.nan, index=gaps + 0.5, columns=rows.columns)
+    return pd.concat([rows.set_axis(np.arange(len(rows))), blanks]).sort_index(kind="stable") \
+        .reset_index(drop=True)
 
 
 def _time_axis(rows: pd.DataFrame) -> tuple[pd.Series, str]:
@@ -111,6 +111,7 @@ def plot_expression_timeseries(df: pd.DataFrame, face_id: int, *, source: str | 
 
 
 MAX_STILL_GROUPS = 8  # more still images than this share one bar group
+MAX_PERSON_GROUPS = 8  # more people than this: the 7 seen longest, and one group for the others
 
 
 def still_sources(df: pd.DataFrame) -> set[str]:
@@ -140,9 +141,19 @@ def plot_au_occurrence(df: pd.DataFrame):
         in_pool = faces["source"].isin(stills).to_numpy() & pooled
         source = np.where(in_pool, "", faces["source"].astype(str).to_numpy())
         face = np.where(in_pool, -1, faces["face_id"].astype("float64").to_numpy())
+        # a crowd: the people seen longest get a group each, the others share one (source "", face -2)
+        sizes = pd.Series(1, index=faces.index).groupby([source, face]).sum()
+        people = sizes.drop(("", -1), errors="ignore")
+        if len(people) > MAX_PERSON_GROUPS:
+            kept = set(people.sort_values(ascending=False, kind="stable").index[:MAX_PERSON_GROUPS - 1])
+            others = np.array([(s, f) not in kept and f != -1 for s, f in zip(source, face)])
+            source, face = np.where(others, "", source), np.where(others, -2, face)
+            n_others = len(people) - len(kept)
         rates = faces[cols].groupby([source, face]).mean()  # (sorted: by source, then face)
 
         def label(src: str, fid: float) -> str:
+            if src == "" and fid == -2:
+                return f"{n_others} other people"
             if src == "":
                 return f"{len(stills)} still images ({int(in_pool.sum())} faces)"
             return f"{Path(src).name}: person {int(fid)}" if several else f"person {int(fid)}"
@@ -187,6 +198,7 @@ def plot_au_map(df: pd.DataFrame, face_id: int, *, source: str | None = None, ti
             au = int(name[2:4])
             if au not in AU_LOCATIONS or not np.isfinite(v):
                 continue
+            v = float(np.clip(v, 0.0, scale))  # (a baseline-subtracted mean may be negative: no marker size)
             pts = au_points(shape, au)
             if side is not None and len(pts) > 1:  # the subject's left is the image's right
                 pts = pts[pts[:, 0] > 0] if side == "L" else pts[pts[:, 0] <= 0]

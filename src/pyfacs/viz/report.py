@@ -19,6 +19,7 @@ from pyfacs.table import FaceTable
 
 SAMPLE_FRAMES = 4
 MAX_STILL_ROWS = 50  # faces listed from still images; the page stays small for a folder of thousands
+PEOPLE_DRAWN = 12  # people of one video drawn in full (the ones seen longest); the others are listed
 
 
 def _png(fig) -> str:
@@ -114,9 +115,15 @@ def write_report(table: FaceTable, output: str | Path) -> Path:
         frames = _sample_frames(df, source)
         if frames:
             parts.append("<div class='frames'>" + "".join(frames) + "</div>")
-        for fid in sorted(per_source["face_id"].unique()):
+        counts = per_source["face_id"].astype(int).value_counts()  # (frames per person)
+        drawn = sorted(counts.sort_values(ascending=False, kind="stable").index[:PEOPLE_DRAWN])
+        if len(counts) > len(drawn):  # a crowd: three plots a person would make a page of megabytes
+            rest = counts.drop(drawn).sort_index()
+            parts.append(f"<p>{len(counts)} people; the {len(drawn)} seen longest are drawn below. The others "
+                         "(person: frames): " + ", ".join(f"{k}: {v}" for k, v in rest.items()) + "</p>")
+        for fid in drawn:
             fid = int(fid)
-            parts.append(f"<h3>Person {fid} ({int((per_source['face_id'] == fid).sum())} frames)</h3>")
+            parts.append(f"<h3>Person {fid} ({int(counts[fid])} frames)</h3>")
             parts.append(_img(_png(plots.plot_au_timeseries(df, fid, source=source)), f"AUs person {fid}"))
             if any(is_expression_score(c) for c in df.columns):
                 parts.append(_img(_png(plots.plot_expression_timeseries(df, fid, source=source)),
