@@ -168,7 +168,7 @@ def test_lines_break_at_each_gap_and_negative_au_means_still_draw(tmp_path):
     assert broken["frame"].dropna().tolist() == frames and broken["source"].iloc[0] == "v.mp4"
     shape = {**{f"lmk68_x_{i}": 100 + 1.5 * i for i in range(68)},
              **{f"lmk68_y_{i}": 100 + 50 * np.sin(i) for i in range(68)}}
-    df = df.assign(**shape)  # (the AU map needs a face shape)
+    df = pd.concat([df, pd.DataFrame(shape, index=df.index)], axis=1)  # (the AU map needs a face shape)
     assert write_report(pyfacs.FaceTable(df), tmp_path / "r.html").stat().st_size > 0  # (it used to crash)
 
 
