@@ -267,14 +267,20 @@ def _iter_video(path: Path) -> Iterator[Frame]:
         damaged = f" ({bad} damaged packet(s) skipped)" if bad else ""
         if index == 0:
             raise InputError(f"{path} contains no decodable video frames{damaged}; check the file or re-encode it")
-        declared, by_duration = _declared_frames(container, stream, fps)
-        # a duration counts the frames to the last one reached (frames missing before it, such as a first
-        # GOP cut in half, do not make a file look cut short)
-        reached = round(clock.last_from_start(stream) * fps) + 1 if by_duration else index
+        declared, how = _declared_frames(container, stream, fps)
+        # a duration counts the frames up to the last one reached (frames missing before it, such as a
+        # first GOP cut in half, or a last frame held for seconds, do not make a file look cut short);
+        # skipped packets count against the file
+        reached = index if how == "count" or bad else max(index, round(clock.last_from_start(stream) * fps) + 1)
         # headers may overstate by a few frames (no_face.mp4: 98 declared, 95 there); a cut file falls far short
         if declared and reached < 0.9 * declared and declared - reached >= 5:
-            raise InputError(f"{path}: only {index} of the {declared} frames its header declares could be decoded"
-                             f"{damaged}; the file is truncated or corrupt")
+            if how == "estimate" and not bad:  # (Matroska, WebM, MPEG-TS: a duration, not a count, and a
+                # variable frame rate can make a whole file look short)
+                log.warning("%s: its frames end at %.2f s, but its header says it lasts about %.2f s; it may "
+                            "be cut short", path, clock.last_from_start(stream), declared / fps)
+            else:
+                raise InputError(f"{path}: only {index} of the {declared} frames its header declares could be "
+                                 f"decoded{damaged}; the file is truncated or corrupt")
         if bad:
             log.warning("%s: %d damaged packet(s) skipped; the frames around them may be missing or smeared",
                         path, bad)
@@ -323,20 +329,20 @@ class _FrameClock:
         return self.last - start
 
 
-def _declared_frames(container, stream, fps: float) -> tuple[int, bool]:
-    """How many frames the file says it shows, and whether that comes from a duration. An AVI's frame
-    count (a cut file still declares all its frames); an MP4's sample count would include frames an
-    edit list hides, so there, as for Matroska, WebM and MPEG-TS, which count nothing, the video
-    stream's duration times the frame rate, else the container's duration when video is its only
-    stream (a longer audio track would make a whole file look cut); 0 when the file says nothing."""
+def _declared_frames(container, stream, fps: float) -> tuple[int, str]:
+    """How many frames the file says it shows, and how it says it: "count", an AVI's frame count (a cut
+    file still declares all its frames); "duration", an MP4's video duration times the frame rate (its
+    sample count would include frames an edit list hides); "estimate", the same for Matroska, WebM
+    and MPEG-TS, which count nothing, else the container's duration when video is its only stream
+    (a longer audio track would make a whole file look cut); 0 when the file says nothing."""
     mp4 = "mp4" in container.format.name or "mov" in container.format.name
     if stream.frames and not mp4:
-        return int(stream.frames), False
+        return int(stream.frames), "count"
     if stream.duration and stream.time_base:
-        return round(float(stream.duration * stream.time_base) * fps), True
+        return round(float(stream.duration * stream.time_base) * fps), "duration" if mp4 else "estimate"
     if container.duration and len(container.streams) == 1:
-        return round(container.duration / 1e6 * fps), True
-    return 0, False
+        return round(container.duration / 1e6 * fps), "duration" if mp4 else "estimate"
+    return 0, "count"
 
 
 def _upright(frame) -> np.ndarray:
