@@ -103,6 +103,10 @@ def test_pdm_fit_recovers_a_projected_shape():
     assert np.abs(pdm.project(fit) - pdm.project(truth)).max() < 0.05
     np.testing.assert_allclose(fit.rotation, truth.rotation, atol=1e-3)
     assert euler_to_matrix(0, 0, 0).tolist() == np.eye(3).tolist()
+    for tilt in (np.pi / 2, 2.5, np.pi):  # a face lying down, or upside down: an upright start fails
+        turned = PDMFit(2.0, np.array([0.1, -0.2, tilt]), np.array([320.0, 240.0]), truth.params)
+        fit = pdm.fit(pdm.project(turned))
+        assert np.abs(pdm.project(fit) - pdm.project(turned)).max() < 0.05, tilt
 
 
 @pytest.fixture(scope="module")

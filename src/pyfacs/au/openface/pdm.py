@@ -57,10 +57,27 @@ class PDM:
         r = euler_to_matrix(*fit.rotation)
         return fit.scale * (self.shape3d(fit.params) @ r.T)[:, :2] + fit.translation
 
+    MISS = 0.05  # a fit whose points miss by more than this share of the face's size has failed
+
     def fit(self, landmarks: np.ndarray, init: PDMFit | None = None, iterations: int = 30) -> PDMFit:
-        """Fit to (n, 2) landmarks; ``init`` (e.g. the previous frame's fit) speeds convergence."""
-        if init is None:
-            init = self._initial(landmarks)
+        """Fit to (n, 2) landmarks; ``init`` (e.g. the previous frame's fit) speeds convergence.
+        Without one, the fit starts upright, as OpenFace's does; where that fails (a face tilted past
+        ~80°, upside down: an upright start converges to a wrong shape, whose features give
+        saturated AUs), it starts again from the face's in-plane tilt and keeps the closer fit."""
+        if init is not None:
+            return self._fit(landmarks, init, iterations)
+        fit = self._fit(landmarks, self._initial(landmarks), iterations)
+        size = float(np.ptp(landmarks, axis=0).max()) or 1.0
+        if self.miss(fit, landmarks) > self.MISS * size:
+            turned = self._fit(landmarks, self._initial_tilted(landmarks), iterations)
+            fit = min((fit, turned), key=lambda f: self.miss(f, landmarks))
+        return fit
+
+    def miss(self, fit: PDMFit, landmarks: np.ndarray) -> float:
+        """Root-mean-square distance of the fit's points from the landmarks (pixels)."""
+        return float(np.sqrt(((self.project(fit) - landmarks) ** 2).sum(1).mean()))
+
+    def _fit(self, landmarks: np.ndarray, init: PDMFit, iterations: int) -> PDMFit:
         s, rot, t, p = init.scale, init.rotation.copy(), init.translation.copy(), init.params.copy()
         reg = np.concatenate([np.zeros(6), self.reg_factor / self.eig])
         lhs_reg = np.diag(reg)
@@ -96,3 +113,14 @@ class PDM:
         s = float(np.mean((hi - lo) / (mhi - mlo)))
         t = (lo + hi) / 2 - s * (mlo + mhi) / 2
         return PDMFit(s, np.zeros(3), t, np.zeros(self.m))
+
+    def _initial_tilted(self, landmarks: np.ndarray) -> PDMFit:
+        """The mean shape turned in the image plane onto the landmarks (a least-squares similarity)."""
+        mean2 = self.mean[:, :2]
+        mc, lc = mean2 - mean2.mean(0), landmarks - landmarks.mean(0)
+        dot = float((mc * lc).sum())
+        cross = float((mc[:, 0] * lc[:, 1] - mc[:, 1] * lc[:, 0]).sum())
+        angle, s = np.arctan2(cross, dot), np.hypot(dot, cross) / float((mc**2).sum())
+        r = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+        t = landmarks.mean(0) - s * (r @ mean2.mean(0))
+        return PDMFit(float(s), np.array([0.0, 0.0, angle]), t, np.zeros(self.m))
