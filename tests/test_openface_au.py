@@ -270,7 +270,7 @@ def test_smoothing_and_calibration_do_not_cross_gaps_and_keep_no_features():
     state, rng = FaceAUState(), np.random.default_rng(0)
     feats = [np.concatenate([rng.uniform(0, 0.3, 4464), rng.normal(0, 5, 238)]) for _ in range(6)]
     for k, f in enumerate(feats):  # (step's own update, without an image)
-        if k % 2 == 1:
+        if k % 2 == 0:
             state.hog.update(f[:4464])
             state.geom.update(f[4464:])
         state.frames_seen += 1
@@ -282,6 +282,14 @@ def test_smoothing_and_calibration_do_not_cross_gaps_and_keep_no_features():
     final = dynamic._median(feats[-1], state)
     want = np.clip(np.array([dynamic.raw(f, final)[0] for f in feats]), 0, 5)  # predicted again in full
     np.testing.assert_allclose(got, want, atol=1e-9)
+    # the medians take OpenFace's frames: it counts a frame first, then updates on odd counts (1st, 3rd, ...)
+    fresh = FaceAUState()
+    dynamic.features = lambda image, landmarks, state: feats[state.frames_seen]
+    counts = []
+    for k in range(4):
+        dynamic.step(None, None, fresh, k)
+        counts.append(fresh.hog.count)
+    assert counts == [1, 1, 2, 2]
 
 
 def test_a_remembered_unavailable_openface_is_forgotten_once_its_files_are_had(monkeypatch):

@@ -170,7 +170,7 @@ class OpenFaceAU:
         feats = self.features(image, landmarks, state)
         if self.static:
             return self.raw(feats, None)
-        if state.frames_seen % 2 == 1:
+        if state.frames_seen % 2 == 0:  # (OpenFace counts the frame first, then updates on odd counts: the 1st, 3rd, ...)
             state.hog.update(feats[:4464])
             state.geom.update(feats[4464:])
         state.frames_seen += 1
