@@ -323,3 +323,30 @@ def test_au_static_with_auto_needs_openface_rather_than_falling_back(monkeypatch
     assert isinstance(heads.make_au_head("auto"), heads.EmbeddedAUHead)
     with pytest.raises(ModelUnavailableError):  # --au-static is OpenFace's: not silently dropped
         heads.make_au_head("auto", static=True)
+
+
+def test_a_person_found_late_to_be_one_is_calibrated_as_one(face_video):
+    """Two pieces of one person's track (merged once the returning face is recognised) share one
+    running median and one cutoff shift, as an unbroken track would."""
+    shared_path("models", "openface-2.2.0")
+    import pyfacs
+    from pyfacs.io.media import iter_frames
+
+    analyzer = pyfacs.Analyzer(au_model="openface.au-2.2", expression_model=None)
+    seen = []
+    for frame in iter_frames(face_video):
+        faces = analyzer.faces(frame.rgb, index=frame.index)
+        seen += [(frame.index, frame.rgb, f.lmk68) for f in faces[:1]]
+    results = []
+    for pieces in (False, True):
+        head = analyzer.au_head
+        head.begin(video=True)
+        for row, (index, rgb, lmk) in enumerate(seen):
+            head.add(row, 7 if pieces and row >= 20 else 0, rgb, lmk, frame=index)
+        if pieces:
+            head.merge(lambda fid: 0)  # 7 turned out to be person 0
+        results.append(head.finish())
+    whole, merged = results
+    assert sorted(merged) == sorted(whole) == list(range(len(seen)))
+    worst = max(np.abs(merged[r] - whole[r]).max() for r in whole)
+    assert worst < 0.05, worst  # (the second piece's first PDM fit starts afresh: a hair's difference)

@@ -349,6 +349,8 @@ class Analyzer:
                     expressions.close()
             if held:
                 df = pd.concat(held, ignore_index=True)
+                if self.identities.relabel and hasattr(self.au_head, "merge"):  # one person, one calibration
+                    self.au_head.merge(self.identities.final_id)
                 _fill(df, self.au_head.finish(), self.au_head.columns, offset=0)
                 on_table(df)
 

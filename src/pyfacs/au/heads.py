@@ -63,6 +63,25 @@ class OpenFaceAUHead:
         track.reg.append(reg)
         track.cls.append(cls)
 
+    def merge(self, final_id) -> None:
+        """Pieces of a track found, after they were added, to be one person (``final_id``: a face_id →
+        the person's): their frames joined, in order, and calibrated as one person's."""
+        from pyfacs.au.openface.predictor import merge_states
+
+        for src in sorted(self._tracks):
+            dst = final_id(src)
+            if dst == src or src not in self._tracks:
+                continue
+            piece = self._tracks.pop(src)
+            track = self._tracks.setdefault(dst, piece)
+            if track is piece:
+                continue
+            order = np.argsort(track.rows + piece.rows, kind="stable")
+            for name in ("frames", "rows", "reg", "cls"):
+                joined = getattr(track, name) + getattr(piece, name)
+                setattr(track, name, [joined[i] for i in order])
+            merge_states(track.state, piece.state)
+
     def finish(self) -> dict[int, np.ndarray]:
         """Row number → AU values in ``self.columns`` order, for every face added since ``begin``."""
         head = self.video_head if self._video else self.still_head

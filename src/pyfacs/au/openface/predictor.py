@@ -68,6 +68,17 @@ class RunningMedian:
         step = self.length / self.bins
         return self.lo + self._bin * step + 0.5 * step
 
+    def absorb(self, other: "RunningMedian") -> None:
+        """Add ``other``'s samples (the same person seen in two pieces of a track)."""
+        if other.count == 0:
+            return
+        total = self.count + other.count
+        hist = self.hist.astype(np.int64) + other.hist
+        self.hist = hist if total >= np.iinfo(np.uint16).max else hist.astype(np.uint16)
+        self._first = self._first if self.count else other._first
+        self.count = total
+        self._bin = self._below = None  # (found again from the histogram when next asked for)
+
     def _move(self, half: int) -> None:
         b, below, rows = self._bin, self._below, self._rows
         while True:  # each arrival moves a median by a bin or two at most, empty bins aside
@@ -91,6 +102,15 @@ class FaceAUState:
     last_fit: PDMFit | None = None
     early_rows: list[int] = field(default_factory=list)  # rows of the first 3000 frames, predicted without a median
     last_features: np.ndarray | None = None  # (the median of a person seen once is their features)
+
+
+def merge_states(into: FaceAUState, other: FaceAUState) -> None:
+    """``other``'s calibration joined to ``into``'s: one person found in two pieces of a track."""
+    into.hog.absorb(other.hog)
+    into.geom.absorb(other.geom)
+    into.frames_seen += other.frames_seen
+    into.early_rows = sorted(into.early_rows + other.early_rows)
+    into.last_features = into.last_features if into.last_features is not None else other.last_features
 
 
 class OpenFaceAU:
