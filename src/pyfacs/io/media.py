@@ -182,12 +182,13 @@ def iter_frames(path: Path, *, fps: float = SEQUENCE_FPS) -> Iterator[Frame]:
 
 
 def _iter_sequence(folder: Path, fps: float) -> Iterator[Frame]:
+    source = source_name(folder)
     for index, image in enumerate(sequence_images(folder)):
         try:
             rgb = read_image(image)
         except InputError as exc:
             raise InputError(f"{folder}: frame {index} ({exc}); fix or remove that frame") from None
-        yield Frame(source_name(folder), index, index / fps, rgb)
+        yield Frame(source, index, index / fps, rgb)
 
 
 def video_frame_size(path: Path) -> tuple[int, int] | None:
@@ -250,6 +251,7 @@ def _iter_video(path: Path) -> Iterator[Frame]:
         stream.thread_type = "AUTO"
         fps = float(stream.average_rate or stream.guessed_rate or 30)
         clock = _FrameClock(fps, decode_times=container.format.name == "avi")
+        source = source_name(path)  # (once, not per frame)
         index = bad = 0
         try:
             for packet in container.demux(stream):
@@ -259,7 +261,7 @@ def _iter_video(path: Path) -> Iterator[Frame]:
                     bad += 1
                     continue
                 for frame in frames:
-                    yield Frame(source_name(path), index, clock(frame), _upright(frame))
+                    yield Frame(source, index, clock(frame), _upright(frame))
                     index += 1
         except (av.error.FFmpegError, OSError, ValueError) as exc:
             raise InputError(f"{path}: decoding stopped after {index} frames ({_msg(exc)}); "

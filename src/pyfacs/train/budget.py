@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from pyfacs.errors import InputError, PyfacsError
@@ -37,30 +38,33 @@ def pause_if_spent(deadline: float | None, done: str) -> None:
                              "with the next stage")
 
 
-def save_atomically(path: Path, write: Callable, advice: str = "free some space or choose another --run-dir") -> None:
-    """``write(file)`` into a temporary file beside ``path``, then rename it: an interrupt or a full disk
-    mid-write leaves the previous checkpoint whole, not a cut one that blocks the resume."""
+@contextmanager
+def _staged(path: Path) -> Iterator[Path]:
+    """A temporary file beside ``path`` to write, renamed to ``path`` once the block ends whole: an
+    interrupt or a full disk mid-write leaves the previous file whole, not a cut one."""
     part = path.with_name(f".{path.name}.part")
     try:
-        with open(part, "wb") as f:
-            write(f)
+        yield part
         os.replace(part, path)
-    except OSError as exc:
-        raise InputError(f"cannot write {path} ({exc.strerror or exc}); {advice}") from None
     finally:
         part.unlink(missing_ok=True)
+
+
+def save_atomically(path: Path, write: Callable, advice: str = "free some space or choose another --run-dir") -> None:
+    """``write(file)`` staged (a cut checkpoint would block the resume); a failure is one line."""
+    try:
+        with _staged(path) as part, open(part, "wb") as f:
+            write(f)
+    except OSError as exc:
+        raise InputError(f"cannot write {path} ({exc.strerror or exc}); {advice}") from None
 
 
 def write_text_atomically(path: Path, text: str) -> None:
-    """``path``'s new text, put in place whole (a run's config, provenance and metrics: a cut one would
-    be taken for a damaged run, or skip the check that a resume sees the same inputs). Errors are the
-    file system's own, for the run to report with what it keeps."""
-    part = path.with_name(f".{path.name}.part")
-    try:
+    """``path``'s new text, staged (a run's config, provenance and metrics: a cut one would be taken
+    for a damaged run, or skip the check that a resume sees the same inputs). Errors are the file
+    system's own, for the run to report with what it keeps."""
+    with _staged(path) as part:
         part.write_text(text)
-        os.replace(part, path)
-    finally:
-        part.unlink(missing_ok=True)
 
 
 def load_checkpoint(path: Path) -> dict:

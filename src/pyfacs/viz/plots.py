@@ -145,8 +145,8 @@ def plot_au_occurrence(df: pd.DataFrame):
         sizes = pd.Series(1, index=faces.index).groupby([source, face]).sum()
         people = sizes.drop(("", -1), errors="ignore")
         if len(people) > MAX_PERSON_GROUPS:
-            kept = set(people.sort_values(ascending=False, kind="stable").index[:MAX_PERSON_GROUPS - 1])
-            others = np.array([(s, f) not in kept and f != -1 for s, f in zip(source, face)])
+            kept = people.sort_values(ascending=False, kind="stable").index[:MAX_PERSON_GROUPS - 1]
+            others = ~pd.MultiIndex.from_arrays([source, face]).isin(kept) & (face != -1)
             source, face = np.where(others, "", source), np.where(others, -2, face)
             n_others = len(people) - len(kept)
         rates = faces[cols].groupby([source, face]).mean()  # (sorted: by source, then face)
